@@ -1,0 +1,33 @@
+# One-command set-up: every target bootstraps .venv/ and checks Java before it runs.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DURATION ?=
+
+.PHONY: demo test java clean
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# PyFlink 2.x needs Java 11 or newer; install Debian's JRE 17 when none is there.
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 11 ]; then \
+	  echo "Java >= 11 not found (got '$$v'): installing openjdk-17-jre-headless"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+
+demo: $(STAMP) java
+	$(VENV)/bin/modelmon demo $(if $(DURATION),--duration $(DURATION))
+
+test: $(STAMP) java
+	$(PYTHON) -m pytest -q
+
+clean:
+	rm -rf $(VENV) .modelmon

@@ -1,0 +1,67 @@
+"""One configuration object for the job, the proxy and the CLI.
+
+Precedence, lowest first: defaults, a TOML file (``--config`` or ``MODELMON_CONFIG``),
+environment variables ``MODELMON_<FIELD>`` (upper case), command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_HOME = Path(".modelmon")
+
+
+@dataclass(frozen=True)
+class Config:
+    store: str = f"chdb://{(DEFAULT_HOME / 'store').resolve()}"
+    source: str = str((DEFAULT_HOME / "spool").resolve())
+    slide_seconds: int = 60
+    lateness_seconds: int = 5
+    parallelism: int = 1
+    monitor_interval_seconds: float = 1.0
+    sink_batch_rows: int = 1000
+    sink_flush_seconds: float = 1.0
+    dead_letter_max_chars: int = 65536
+    retention_days: int = 90
+    proxy_host: str = "127.0.0.1"
+    proxy_port: int = 8080
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(name: str, kind: type, value: Any) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"configuration {name}={value!r} is not a valid {kind.__name__}") from None
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                **flags: Any) -> Config:
+    """Build the configuration from file, environment and flags (``None`` flags are unset).
+
+    >>> load_config(env={"MODELMON_SLIDE_SECONDS": "30"}, proxy_port=9000).slide_seconds
+    30
+    """
+    env = os.environ if env is None else env
+    kinds = {f.name: type(f.default) for f in fields(Config)}
+    values: dict[str, Any] = {}
+    path = path or env.get("MODELMON_CONFIG")
+    if path:
+        with open(path, "rb") as handle:
+            from_file = tomllib.load(handle)
+        unknown = set(from_file) - set(kinds)
+        if unknown:
+            raise ValueError(f"unknown configuration keys in {path}: {sorted(unknown)}")
+        values.update(from_file)
+    for name in kinds:
+        if f"MODELMON_{name.upper()}" in env:
+            values[name] = env[f"MODELMON_{name.upper()}"]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return Config(**{k: _coerce(k, kinds[k], v) for k, v in values.items()})

@@ -1,0 +1,112 @@
+"""``modelmon demo``: simulated traffic -> monitoring job -> embedded store -> proxy, in one process.
+
+The embedded store is opened by one process at a time, so the job's sink, the proxy and
+the live summary all share this one. Traffic starts 30 minutes in the past and is replayed
+at 60x until it catches up with the clock, so windows close within seconds of starting.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from api import create_app, queries
+from modelmon import store
+from modelmon.config import Config
+from modelmon.simulator import TrafficGenerator, default_endpoints, write_segment
+from pipelines.monitoring_job import run_monitoring_job
+
+BACKFILL = timedelta(minutes=30)
+CATCH_UP_SPEED = 60
+EVENTS_PER_SECOND = 20.0
+
+
+def _simulate_until_stopped(spool: Path, stop: threading.Event) -> None:
+    started = datetime.now(timezone.utc)
+    generator = TrafficGenerator(default_endpoints(3), features=4, seed=7,
+                                 events_per_second=EVENTS_PER_SECOND, start=started - BACKFILL)
+    lines = generator.lines()
+    sequence = 0
+    while not stop.is_set():
+        now = datetime.now(timezone.utc)
+        target = min(now, started - BACKFILL + (now - started) * CATCH_UP_SPEED)
+        segment = []
+        while generator.clock < target:
+            segment.append(next(lines))
+        if segment:
+            write_segment(spool, segment, sequence)
+            sequence += 1
+        stop.wait(1.0)
+
+
+def _summary(config: Config) -> str:
+    client = store.connect(config.store)
+    try:
+        rows = queries.latest_metrics(client, "5m")
+    finally:
+        client.close()
+    if not rows:
+        return "waiting for the first 5-minute window to close..."
+    lines = [f"{'endpoint':<22}{'window end (UTC)':<22}{'pred/s':>8}{'latency avg':>14}{'p95':>10}{'errors':>8}"]
+    for row in rows:
+        avg = f"{row['latency_avg'] / 1000:.1f} ms" if row["latency_avg"] is not None else "-"
+        p95 = f"{row['latency_p95'] / 1000:.1f} ms" if row["latency_p95"] is not None else "-"
+        lines.append(f"{row['model']:<22}{row['window_end']:%Y-%m-%d %H:%M}{'':<6}"
+                     f"{row['predictions_per_second']:>8.2f}{avg:>14}{p95:>10}{row['error_count']:>8}")
+    return "\n".join(lines)
+
+
+def run_demo(config: Config, home: Path, duration: float | None) -> int:
+    shutil.rmtree(home, ignore_errors=True)
+    config = config.replace(store=f"chdb://{(home / 'store').resolve()}", source=str((home / "spool").resolve()))
+    Path(config.source).mkdir(parents=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    store.open_store(config.store, config.retention_days).close()
+    server = make_server(config.proxy_host, config.proxy_port, create_app({"MODELMON": config}), threaded=True)
+    threading.Thread(target=server.serve_forever, name="proxy", daemon=True).start()
+    simulator = threading.Thread(target=_simulate_until_stopped, args=(Path(config.source), stop), name="simulator")
+    simulator.start()
+    job_error: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            run_monitoring_job(config, bounded=False, stop=stop)
+        except BaseException as error:  # reported by the main thread
+            job_error.append(error)
+            stop.set()
+
+    job_thread = threading.Thread(target=job, name="monitoring-job")
+    job_thread.start()
+    proxy = f"http://{config.proxy_host}:{server.port}/api/grafana-proxy/model-endpoints"
+    print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live\n"
+          f"  spool:  {config.source}\n  store:  {config.store}\n  proxy:  {proxy}  (Grafana SimpleJson)\n"
+          f"  try:    curl -s -X POST {proxy}/query -H 'Content-Type: application/json' "
+          f"-d '{{\"targets\": [{{\"target\": \"target_endpoint=list_endpoints;project=demo\"}}]}}'\n"
+          f"Stop with Ctrl-C{f' (or after {duration:g} s)' if duration else ''}.", flush=True)
+    deadline = time.monotonic() + duration if duration else None
+    next_summary = time.monotonic() + 5
+    while not stop.is_set():
+        stop.wait(0.5)
+        if deadline and time.monotonic() >= deadline:
+            stop.set()
+        elif time.monotonic() >= next_summary:
+            print(f"\n[{datetime.now(timezone.utc):%H:%M:%S}] latest 5-minute windows\n{_summary(config)}", flush=True)
+            next_summary = time.monotonic() + 5
+    job_thread.join()
+    simulator.join()
+    print(f"\nfinal summary\n{_summary(config)}", flush=True)
+    server.shutdown()
+    if job_error:
+        print(f"modelmon demo: the monitoring job failed: {job_error[0]}")
+        return 1
+    print("modelmon demo: stopped cleanly")
+    return 0

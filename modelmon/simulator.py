@@ -1,0 +1,129 @@
+"""Simulated model-server traffic in MLRun's monitoring-stream format.
+
+Segments are written as hidden temporary files and renamed into the spool directory, so the
+job's file source (which skips names starting with '.') never reads half a segment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+_CLASSES = ["RandomForestClassifier", "LogisticRegression", "AdaBoostClassifier"]
+
+
+@dataclass(frozen=True)
+class SimulatedEndpoint:
+    function_uri: str
+    model: str
+    model_class: str
+    version: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+def default_endpoints(count: int, project: str = "demo") -> list[SimulatedEndpoint]:
+    """``count`` endpoints of one serving function; the first three are the demo's classifiers.
+
+    >>> [e.model for e in default_endpoints(4)]
+    ['random-forest', 'logistic-regression', 'ada-boost', 'model-3']
+    """
+    names = ["random-forest", "logistic-regression", "ada-boost"]
+    return [SimulatedEndpoint(function_uri=f"{project}/serving:latest",
+                              model=names[i] if i < len(names) else f"model-{i}",
+                              model_class=_CLASSES[i % len(_CLASSES)],
+                              labels=(("team", "ml"), ("tier", "gold" if i % 2 else "silver")))
+            for i in range(count)]
+
+
+def format_when(moment: datetime) -> str:
+    """MLRun's time format.
+
+    >>> format_when(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    '2026-01-01 00:00:00.000000+00:00'
+    """
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
+class TrafficGenerator:
+    """Deterministic (seeded) prediction events at a fixed event-time rate."""
+
+    def __init__(self, endpoints: list[SimulatedEndpoint], features: int = 4, seed: int = 0,
+                 error_rate: float = 0.02, batch_rate: float = 0.05, events_per_second: float = 50.0,
+                 start: datetime | None = None):
+        self.endpoints = endpoints
+        self.features = features
+        self.rng = np.random.default_rng(seed)
+        self.error_rate = error_rate
+        self.batch_rate = batch_rate
+        self.step = timedelta(seconds=1 / events_per_second)
+        self.clock = start or datetime.now(timezone.utc) - timedelta(hours=1)
+        self.shift: dict[str, float] = {}
+
+    def _event(self, endpoint: SimulatedEndpoint) -> dict:
+        rng = self.rng
+        rows = int(rng.integers(1, 5))
+        inputs = np.round(rng.normal(5.0 + self.shift.get(endpoint.model, 0.0), 1.0, (rows, self.features)), 3)
+        # a small jitter keeps events slightly out of order, well inside the allowed lateness
+        when = self.clock + timedelta(milliseconds=float(rng.uniform(-500, 0)))
+        self.clock += self.step
+        event = {"request": {"id": str(uuid.UUID(int=int(rng.integers(2**63)))), "inputs": inputs.tolist()},
+                 "op": "infer", "when": format_when(when)}
+        if rng.random() < self.error_rate:
+            event["error"] = "ValueError: model failed to predict"
+        else:
+            event["resp"] = {"id": event["request"]["id"], "model_name": endpoint.model,
+                             "outputs": rng.integers(0, 3, rows).tolist()}
+            # lognormal around 20 ms, with a tail past one second
+            event["microsec"] = int(rng.lognormal(np.log(20_000), 0.8))
+            event["metrics"] = {}
+        return event
+
+    def lines(self) -> Iterator[dict]:
+        """An endless stream of line objects (single or batched events)."""
+        while True:
+            endpoint = self.endpoints[int(self.rng.integers(len(self.endpoints)))]
+            base = {"class": endpoint.model_class, "worker": "0", "model": endpoint.model,
+                    "version": endpoint.version, "host": "simulator", "function_uri": endpoint.function_uri,
+                    "labels": dict(endpoint.labels)}
+            if self.rng.random() < self.batch_rate:
+                events = [self._event(endpoint) for _ in range(int(self.rng.integers(2, 6)))]
+                headers = ["request", "op", "resp", "when", "microsec", "metrics", "error"]
+                values = [[e.get(h) for h in headers] for e in events]
+                yield dict(base, headers=headers, values=values)
+            else:
+                yield dict(base, **self._event(endpoint))
+
+
+def write_segment(spool: Path, lines: Iterable[dict | str], sequence: int) -> Path:
+    """Write one segment atomically (hidden temp file, then rename)."""
+    spool.mkdir(parents=True, exist_ok=True)
+    final = spool / f"segment-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl"
+    temporary = spool / f".{final.name}.tmp"
+    with open(temporary, "w") as handle:
+        for line in lines:
+            handle.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
+    os.replace(temporary, final)
+    return final
+
+
+def simulate(spool: Path, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
+             error_rate: float = 0.02, events_per_second: float = 50.0, segment_lines: int = 10_000,
+             start: datetime | None = None) -> int:
+    """Write ``events`` lines of traffic into ``spool``; returns the number of segments."""
+    generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
+                                 events_per_second=events_per_second, start=start)
+    lines = generator.lines()
+    segments = 0
+    for first in range(0, events, segment_lines):
+        write_segment(spool, itertools.islice(lines, min(segment_lines, events - first)), segments)
+        segments += 1
+    return segments

@@ -1,0 +1,299 @@
+"""MLRun-compatible prediction events: parsing, validation and endpoint identity.
+
+The monitoring job hands whole batches of raw lines to :func:`parse_lines`, which returns
+columns (one entry per line, one array element per event) so that Flink can expand the
+events in Java with ``UNNEST`` and no Python call is made per event or per value.
+
+Every line yields at least one event; a line that cannot be read yields one ``invalid``
+event carrying the reason, so nothing is dropped without trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+STATUS_OK = "ok"
+STATUS_INVALID = "invalid"
+STATUS_LATE = "late"
+
+_BATCH_HEADER_FIELDS = frozenset({"request", "op", "resp", "when", "microsec", "metrics", "error"})
+
+
+class EventError(ValueError):
+    """An event that breaks the input contract; the message is the stored reason."""
+
+
+@dataclass(frozen=True)
+class FunctionUri:
+    project: str
+    function: str
+    tag: str
+    hash: str
+
+
+def parse_function_uri(uri: str) -> FunctionUri:
+    """Split ``project/function[:tag][@hash]`` the way MLRun does.
+
+    >>> parse_function_uri("demo/serving:latest")
+    FunctionUri(project='demo', function='serving', tag='latest', hash='')
+    >>> parse_function_uri("demo/serving@3f2a")
+    FunctionUri(project='demo', function='serving', tag='', hash='3f2a')
+    """
+    project, sep, rest = uri.partition("/")
+    if not sep or not project or not rest:
+        raise EventError(f"function_uri {uri!r} is not project/function[:tag][@hash]")
+    rest, _, hash_ = rest.partition("@")
+    function, _, tag = rest.partition(":")
+    if not function:
+        raise EventError(f"function_uri {uri!r} has no function name")
+    return FunctionUri(project, function, tag, hash_)
+
+
+def endpoint_id(project: str, function: str, tag: str, hash_: str, model: str, version: str) -> str:
+    """MLRun's endpoint id: sha1 of ``project_function_(tag|hash|N/A)_model_(version|latest)``.
+
+    >>> endpoint_id("demo", "serving", "latest", "", "RF", "")
+    'fbe75ae49c14f9f103f3464c9e7953c142130ac0'
+    """
+    key = f"{project}_{function}_{tag or hash_ or 'N/A'}_{model}_{version or 'latest'}"
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def parse_when(value: Any) -> int:
+    """Event time in epoch milliseconds; naive times are UTC.
+
+    Accepts MLRun's ``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`` (with or without microseconds)
+    and ISO 8601 (``T``, ``Z``).
+
+    >>> parse_when("2026-01-02 03:04:05+00:00")
+    1767323045000
+    >>> parse_when("2026-01-02T03:04:05.250Z")
+    1767323045250
+    """
+    if not isinstance(value, str):
+        raise EventError(f"'when' must be a string, got {type(value).__name__}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventError(f"'when' {value[:64]!r} is not a timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def _string(obj: dict, key: str, required: bool = False) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise EventError(f"missing '{key}'")
+        return ""
+    if not isinstance(value, str):
+        raise EventError(f"'{key}' must be a string, got {type(value).__name__}")
+    if required and not value:
+        raise EventError(f"'{key}' is empty")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a line says about the model endpoint that served it."""
+
+    project: str
+    endpoint_id: str
+    function_uri: str
+    model: str
+    version: str
+    model_class: str
+    labels: str  # JSON object text, keys sorted
+
+
+def parse_endpoint(obj: dict) -> Endpoint:
+    """The endpoint of an event object (base fields shared by all rows of a batch)."""
+    uri_text = _string(obj, "function_uri", required=True)
+    uri = parse_function_uri(uri_text)
+    model = _string(obj, "model", required=True)
+    version = _string(obj, "version")
+    project = _string(obj, "project") or uri.project
+    labels = obj.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise EventError(f"'labels' must be an object, got {type(labels).__name__}")
+    override = _string(obj, "endpoint_id")
+    return Endpoint(
+        project=project,
+        endpoint_id=override or endpoint_id(uri.project, uri.function, uri.tag, uri.hash, model, version),
+        function_uri=uri_text,
+        model=model,
+        version=version,
+        model_class=_string(obj, "class"),
+        labels=json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True),
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One request as the metrics see it."""
+
+    time_ms: int
+    predictions: int  # predicted rows; 0 for an error event
+    latency_us: int  # microsec as given; 0 for an error event
+    is_error: bool
+
+
+def parse_prediction(event: dict) -> Prediction:
+    """Validate one (expanded) event: a success or an error.
+
+    >>> parse_prediction({"when": "2026-01-01 00:00:00+00:00", "microsec": 1500000,
+    ...                   "request": {"inputs": [[1, 2], [3, 4]]}, "resp": {"outputs": [0, 1]}})
+    Prediction(time_ms=1767225600000, predictions=2, latency_us=1500000, is_error=False)
+    """
+    time_ms = parse_when(event.get("when"))
+    request = event.get("request")
+    if not isinstance(request, dict):
+        raise EventError("missing 'request' object")
+    inputs = request.get("inputs")
+    if not isinstance(inputs, list):
+        raise EventError("'request.inputs' must be a list of feature rows")
+    if not inputs:
+        raise EventError("'request.inputs' is empty")
+    error = event.get("error")
+    if error is not None:
+        if not isinstance(error, str):
+            raise EventError(f"'error' must be a string, got {type(error).__name__}")
+        return Prediction(time_ms, 0, 0, True)
+    resp = event.get("resp")
+    if not isinstance(resp, dict):
+        raise EventError("missing 'resp' object (and no 'error')")
+    outputs = resp.get("outputs")
+    if not isinstance(outputs, list):
+        raise EventError("'resp.outputs' must be a list")
+    if len(outputs) != len(inputs):
+        raise EventError(f"{len(outputs)} outputs for {len(inputs)} input rows")
+    microsec = event.get("microsec")
+    if not _is_number(microsec) or not math.isfinite(microsec) or microsec < 0:
+        raise EventError(f"'microsec' must be a non-negative number, got {microsec!r}"[:200])
+    return Prediction(time_ms, len(inputs), int(microsec), False)
+
+
+def expand_batch(obj: dict) -> list[dict]:
+    """The events of a line: itself, or one per row of a ``headers``/``values`` batch.
+
+    >>> expand_batch({"model": "m", "headers": ["when", "microsec"], "values": [["t1", 5], ["t2", 6]]})
+    [{'model': 'm', 'when': 't1', 'microsec': 5}, {'model': 'm', 'when': 't2', 'microsec': 6}]
+    """
+    if "headers" not in obj and "values" not in obj:
+        return [obj]
+    headers, values = obj.get("headers"), obj.get("values")
+    if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
+        raise EventError("'headers' must be a list of field names")
+    if not isinstance(values, list):
+        raise EventError("'values' must be a list of rows")
+    unknown = set(headers) - _BATCH_HEADER_FIELDS
+    if unknown:
+        raise EventError(f"unknown batch headers {sorted(unknown)}")
+    base = {k: v for k, v in obj.items() if k not in ("headers", "values")}
+    return [dict(base, **dict(zip(headers, row))) if isinstance(row, list) else row for row in values]
+
+
+@dataclass
+class ParsedLines:
+    """Columns for a batch of lines: per-line endpoint fields, per-event arrays."""
+
+    project: list[str | None] = field(default_factory=list)
+    endpoint_id: list[str | None] = field(default_factory=list)
+    function_uri: list[str | None] = field(default_factory=list)
+    model: list[str | None] = field(default_factory=list)
+    version: list[str | None] = field(default_factory=list)
+    model_class: list[str | None] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)
+    time_ms: list[list[int | None]] = field(default_factory=list)
+    predictions: list[list[int]] = field(default_factory=list)
+    latency_us: list[list[int]] = field(default_factory=list)
+    is_error: list[list[bool]] = field(default_factory=list)
+    status: list[list[str]] = field(default_factory=list)
+    reason: list[list[str | None]] = field(default_factory=list)
+
+
+class LatenessTracker:
+    """Flags events that Flink's watermark (max event time - lateness) would drop.
+
+    An event is late when its time is at or before the highest event time seen so far by
+    this parser minus the allowed lateness. Flink's watermark downstream never runs ahead of
+    that bound, so an event not flagged here is never dropped by a window.
+
+    >>> tracker = LatenessTracker(lateness_ms=1000)
+    >>> [tracker.is_late(t) for t in (5000, 4500, 4000, 3999, 6000)]
+    [False, False, True, True, False]
+    """
+
+    def __init__(self, lateness_ms: int):
+        self.lateness_ms = lateness_ms
+        self.max_time_ms: int | None = None
+
+    def is_late(self, time_ms: int) -> bool:
+        if self.max_time_ms is not None and time_ms <= self.max_time_ms - self.lateness_ms:
+            return True
+        if self.max_time_ms is None or time_ms > self.max_time_ms:
+            self.max_time_ms = time_ms
+        return False
+
+
+def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple]) -> None:
+    for name in ("project", "endpoint_id", "function_uri", "model", "version", "model_class", "labels"):
+        getattr(out, name).append(getattr(endpoint, name) if endpoint else None)
+    out.time_ms.append([e[0] for e in events])
+    out.predictions.append([e[1] for e in events])
+    out.latency_us.append([e[2] for e in events])
+    out.is_error.append([e[3] for e in events])
+    out.status.append([e[4] for e in events])
+    out.reason.append([e[5] for e in events])
+
+
+def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker) -> ParsedLines:
+    """Parse a batch of raw lines into columns; never raises for bad input.
+
+    >>> out = parse_lines(['{"bad json', '{"model": "m", "function_uri": "p/f", '
+    ...     '"when": "2026-01-01T00:00:00Z", "request": {"inputs": [[1]]}, "error": "boom"}'],
+    ...     LatenessTracker(0))
+    >>> out.status, out.is_error, out.endpoint_id[0] is None
+    ([['invalid'], ['ok']], [[False], [True]], True)
+    """
+    out = ParsedLines()
+    for line in lines:
+        endpoint = None
+        try:
+            obj = json.loads(line) if line is not None else None
+            if not isinstance(obj, dict):
+                raise EventError(f"a line must be a JSON object, got {type(obj).__name__}")
+            endpoint = parse_endpoint(obj)
+            rows = expand_batch(obj)
+        except (EventError, ValueError, RecursionError) as error:
+            reason = str(error) if isinstance(error, EventError) else f"bad JSON: {error}"
+            _append_line(out, endpoint, [(None, 0, 0, False, STATUS_INVALID, reason[:500])])
+            continue
+        events = []
+        for row in rows:
+            try:
+                if not isinstance(row, dict):
+                    raise EventError(f"a batch row must be a list, got {type(row).__name__}")
+                p = parse_prediction(row)
+            except EventError as error:
+                events.append((None, 0, 0, False, STATUS_INVALID, str(error)[:500]))
+                continue
+            if tracker.is_late(p.time_ms):
+                reason = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
+                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
+            else:
+                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
+        if not events:
+            events.append((None, 0, 0, False, STATUS_INVALID, "batch has no rows"))
+        _append_line(out, endpoint, events)
+    return out
