@@ -53,7 +53,7 @@ _ENDPOINT_COLUMNS = ("project", "endpoint_id", "function_uri", "model", "version
 class ParsePredictionLines(ScalarFunction):
     """Adapter: a pandas batch of raw lines -> the columns of :func:`udfs.events.parse_lines`."""
 
-    def __init__(self, lateness_ms: int):
+    def __init__(self, lateness_ms: int | None):
         self.lateness_ms = lateness_ms
         self.tracker: LatenessTracker | None = None
 
@@ -72,7 +72,7 @@ def source_ddl(config: Config, bounded: bool) -> str:
     """The spool directory as a table of raw lines; continuous runs watch it for new files."""
     options = {"connector": "filesystem", "path": config.source, "format": "raw"}
     if not bounded:
-        options["source.monitor-interval"] = f"{config.monitor_interval_seconds}s"
+        options["source.monitor-interval"] = f"{round(config.monitor_interval_seconds * 1000)}ms"
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
     return f"CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH ({with_clause})"
 
@@ -140,11 +140,24 @@ def _dead_letters_query(max_chars: int) -> str:
     FROM unnested_events WHERE status <> 'ok'"""
 
 
+def watermark_expression(config: Config, bounded: bool) -> str:
+    """Continuous: the latest event time minus the allowed lateness.
+
+    Bounded: the file source reads a backlog of segments in directory-listing order, not
+    event-time order, so a moving watermark would close windows before older segments are
+    read. The watermark stays at the epoch until the input ends, when Flink's final
+    watermark closes every window over all of the input.
+    """
+    if bounded:
+        return "TO_TIMESTAMP_LTZ(0, 3)"
+    return f"event_time - {_interval(config.lateness_seconds)}"
+
+
 def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> Table:
     """Declare source, transformations and outputs; returns the (target, payload) table."""
     t_env.execute_sql(source_ddl(config, bounded))
     t_env.create_temporary_function("parse_prediction_lines", udf(
-        ParsePredictionLines(config.lateness_seconds * 1000),
+        ParsePredictionLines(None if bounded else config.lateness_seconds * 1000),
         result_type=PARSED_LINES_TYPE, func_type="pandas"))
     endpoint = ", ".join(f"q.p.{name} AS {name}" for name in _ENDPOINT_COLUMNS)
     t_env.create_temporary_view("unnested_events", t_env.sql_query(f"""
@@ -168,7 +181,7 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> T
     schema = (schema.column("time_ms", DataTypes.BIGINT()).column("predictions", DataTypes.INT())
               .column("latency_us", DataTypes.DOUBLE()).column("is_error", DataTypes.BOOLEAN())
               .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(time_ms, 3)")
-              .watermark("event_time", f"event_time - {_interval(config.lateness_seconds)}")
+              .watermark("event_time", watermark_expression(config, bounded))
               .build())
     t_env.create_temporary_view("prediction_events", t_env.from_data_stream(t_env.to_data_stream(valid), schema))
 

@@ -227,18 +227,23 @@ class LatenessTracker:
 
     An event is late when its time is at or before the highest event time seen so far by
     this parser minus the allowed lateness. Flink's watermark downstream never runs ahead of
-    that bound, so an event not flagged here is never dropped by a window.
+    that bound, so an event not flagged here is never dropped by a window. With no
+    lateness (``None``: a bounded run, whose watermark only moves at the end) nothing is late.
 
     >>> tracker = LatenessTracker(lateness_ms=1000)
     >>> [tracker.is_late(t) for t in (5000, 4500, 4000, 3999, 6000)]
     [False, False, True, True, False]
+    >>> LatenessTracker(None).is_late(0)
+    False
     """
 
-    def __init__(self, lateness_ms: int):
+    def __init__(self, lateness_ms: int | None):
         self.lateness_ms = lateness_ms
         self.max_time_ms: int | None = None
 
     def is_late(self, time_ms: int) -> bool:
+        if self.lateness_ms is None:
+            return False
         if self.max_time_ms is not None and time_ms <= self.max_time_ms - self.lateness_ms:
             return True
         if self.max_time_ms is None or time_ms > self.max_time_ms:
