@@ -1,0 +1,83 @@
+"""An independent reading of a spool: the numbers the job must produce, computed with plain
+json, hashlib and numpy, sharing no code with the job's parser."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+
+def _events_of(line: str):
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(obj, dict):
+        return
+    if "values" in obj:
+        rows = [dict(obj, **dict(zip(obj["headers"], row))) for row in obj["values"]]
+    else:
+        rows = [obj]
+    project, rest = obj["function_uri"].split("/", 1)
+    function, _, tag = rest.partition(":")
+    version = obj.get("version") or "latest"
+    endpoint = hashlib.sha1(f"{project}_{function}_{tag or 'N/A'}_{obj['model']}_{version}".encode()).hexdigest()
+    for row in rows:
+        if "when" not in row:
+            continue
+        when = datetime.fromisoformat(row["when"]).astimezone(timezone.utc)
+        time_ms = int(when.timestamp() * 1000)
+        n = len(row["request"]["inputs"])
+        if "error" in row and row["error"] is not None:
+            yield endpoint, time_ms, 0, None, True
+        elif isinstance(row.get("microsec"), (int, float)) and len(row["resp"]["outputs"]) == n:
+            yield endpoint, time_ms, n, float(row["microsec"]), False
+
+
+def read_spool(spool: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Valid events per endpoint id, as arrays sorted by time."""
+    columns = defaultdict(lambda: defaultdict(list))
+    for path in sorted(spool.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            for endpoint, time_ms, n, latency, is_error in _events_of(line):
+                e = columns[endpoint]
+                e["time_ms"].append(time_ms)
+                e["predictions"].append(n)
+                e["latency"].append(np.nan if latency is None else latency)
+                e["is_error"].append(is_error)
+    result = {}
+    for endpoint, e in columns.items():
+        order = np.argsort(e["time_ms"], kind="stable")
+        result[endpoint] = {k: np.asarray(v)[order] for k, v in e.items()}
+    return result
+
+
+def hop_windows(events: dict[str, np.ndarray], size_ms: int, slide_ms: int) -> dict[int, dict]:
+    """Every HOP window with at least one event: start -> its metrics."""
+    times = events["time_ms"]
+    first = (times[0] // slide_ms) * slide_ms - size_ms + slide_ms
+    windows = {}
+    for start in range(int(first), int(times[-1]) + 1, slide_ms):
+        lo, hi = np.searchsorted(times, [start, start + size_ms], side="left")
+        if lo == hi:
+            continue
+        latency = events["latency"][lo:hi]
+        latency = latency[~np.isnan(latency)]
+        predictions = int(events["predictions"][lo:hi].sum())
+        windows[start] = {
+            "requests_count": hi - lo,
+            "predictions_count": predictions,
+            "predictions_per_second": predictions / (size_ms / 1000),
+            "error_count": int(events["is_error"][lo:hi].sum()),
+            "latency_avg": float(latency.mean()) if latency.size else None,
+            "latency_p50": float(np.percentile(latency, 50)) if latency.size else None,
+            "latency_p95": float(np.percentile(latency, 95)) if latency.size else None,
+            "latency_p99": float(np.percentile(latency, 99)) if latency.size else None,
+            "latency_max": float(latency.max()) if latency.size else None,
+        }
+    return windows

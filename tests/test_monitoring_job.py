@@ -1,0 +1,109 @@
+"""The real job, bounded, on the real embedded ClickHouse: every number against tests/expected.py."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import clickhouse_connect
+import pytest
+
+from tests.conftest import TRAFFIC_ENDPOINTS, run_bounded
+from tests.expected import hop_windows, read_spool
+from modelmon.simulator import simulate
+
+WINDOWS = {"5m": 300_000, "1h": 3_600_000}
+METRIC_COLUMNS = ["requests_count", "predictions_count", "predictions_per_second", "error_count",
+                  "latency_avg", "latency_p50", "latency_p95", "latency_p99", "latency_max"]
+
+
+def stored_windows(client, window_size: str) -> dict[tuple[str, int], dict]:
+    result = client.query(
+        f"SELECT endpoint_id, toUnixTimestamp64Milli(window_start), toUnixTimestamp64Milli(window_end), "
+        f"{', '.join(METRIC_COLUMNS)} FROM endpoint_metrics FINAL WHERE window_size = {{size:String}}",
+        parameters={"size": window_size})
+    return {(row[0], row[1]): dict(zip(["window_end"] + METRIC_COLUMNS, row[2:])) for row in result.result_rows}
+
+
+@pytest.mark.parametrize("window_size", WINDOWS)
+def test_every_window_matches_an_independent_computation(traffic_run, traffic_store, window_size):
+    size_ms = WINDOWS[window_size]
+    expected = {(endpoint, start): metrics
+                for endpoint, events in read_spool(traffic_run.spool).items()
+                for start, metrics in hop_windows(events, size_ms, 60_000).items()}
+    stored = stored_windows(traffic_store, window_size)
+    assert len({endpoint for endpoint, _ in expected}) == TRAFFIC_ENDPOINTS + 1  # + the hand-made endpoint
+    assert stored.keys() == expected.keys()
+    for key, want in expected.items():
+        got = stored[key]
+        assert got["window_end"] == key[1] + size_ms
+        for name in ("requests_count", "predictions_count", "error_count"):
+            assert got[name] == want[name], (key, name)
+        assert got["predictions_per_second"] == pytest.approx(want["predictions_per_second"], rel=1e-12)
+        if want["latency_avg"] is None:
+            assert all(got[name] is None for name in METRIC_COLUMNS if name.startswith("latency")), key
+            continue
+        assert got["latency_avg"] == pytest.approx(want["latency_avg"], rel=1e-9), key
+        assert got["latency_max"] == want["latency_max"], key
+        for name in ("latency_p50", "latency_p95", "latency_p99"):
+            assert math.isclose(got[name], want[name], rel_tol=0.02), (key, name, got[name], want[name])
+
+
+def test_latency_of_a_second_and_more_is_kept_whole(traffic_store):
+    """The hand-made batch has one valid event of 1,500,000 us (MLRun wrapped these at 1 s)."""
+    manual = hashlib.sha1(b"tests_serving_prod_manual_v1").hexdigest()
+    rows = traffic_store.query("SELECT DISTINCT latency_max FROM endpoint_metrics FINAL WHERE endpoint_id = {e:String}",
+                               parameters={"e": manual}).result_rows
+    assert rows == [(1_500_000.0,)]
+
+
+def test_endpoint_registry_spans_all_events(traffic_run, traffic_store):
+    expected = read_spool(traffic_run.spool)
+    result = traffic_store.query(
+        "SELECT endpoint_id, toUnixTimestamp64Milli(first_request), toUnixTimestamp64Milli(last_request), "
+        "requests_count, predictions_count, error_count, model_class, function_uri FROM endpoints")
+    rows = {row[0]: row[1:] for row in result.result_rows}
+    assert rows.keys() == expected.keys()
+    for endpoint, events in expected.items():
+        first, last, requests, predictions, errors, model_class, function_uri = rows[endpoint]
+        assert (first, last) == (events["time_ms"].min(), events["time_ms"].max())
+        assert requests == len(events["time_ms"])
+        assert predictions == events["predictions"].sum()
+        assert errors == events["is_error"].sum()
+        assert model_class and function_uri
+
+
+def test_invalid_events_are_kept_with_reasons_and_counted(traffic_store):
+    manual = hashlib.sha1(b"tests_serving_prod_manual_v1").hexdigest()
+    rows = traffic_store.query("SELECT endpoint_id, reason, raw FROM invalid_events FINAL WHERE kind = 'invalid' "
+                               "ORDER BY reason").result_rows
+    assert [(endpoint, reason) for endpoint, reason, _ in rows] == [
+        (manual, "'microsec' must be a non-negative number, got 'fast'"),
+        (manual, "'when' must be a string, got NoneType"),
+        (manual, "1 outputs for 2 input rows"),
+        ("", rows[3][1]),
+    ]
+    assert rows[3][1].startswith("bad JSON: ")
+    assert all(raw.startswith('{"') for _, _, raw in rows)
+    counts = traffic_store.query("SELECT invalid_count, late_count FROM endpoints WHERE endpoint_id = {e:String}",
+                                 parameters={"e": manual}).result_rows
+    assert counts == [(3, 0)]
+
+
+def test_a_replayed_run_leaves_the_same_numbers(tmp_path):
+    simulate(tmp_path / "spool", 3_000, endpoints=4, seed=5)
+    first = run_bounded(tmp_path / "spool", tmp_path / "store")
+    client = clickhouse_connect.get_client(dsn=first.config.store)
+    try:
+        before = {size: stored_windows(client, size) for size in WINDOWS}
+        registry = client.query("SELECT * FROM endpoints ORDER BY endpoint_id").result_rows
+    finally:
+        client.close()
+    second = run_bounded(tmp_path / "spool", tmp_path / "store")
+    assert second.rows_written == first.rows_written
+    client = clickhouse_connect.get_client(dsn=first.config.store)
+    try:
+        assert {size: stored_windows(client, size) for size in WINDOWS} == before
+        assert client.query("SELECT * FROM endpoints ORDER BY endpoint_id").result_rows == registry
+    finally:
+        client.close()
