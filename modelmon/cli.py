@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from modelmon.config import load_config
+from modelmon.logs import configure_logging
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.INFO if args.verbose or args.command == "run" else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level)
     try:
         return args.handler(args)
     except (ValueError, OSError) as error:

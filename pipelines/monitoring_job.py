@@ -24,6 +24,7 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from modelmon import store
 from modelmon.config import Config, load_config
+from modelmon.logs import configure_logging
 from pipelines.store_sink import StoreSink
 from udfs.events import LatenessTracker, parse_lines
 
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_job_arguments(parser)
     args, _flink_args = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO)
     run_monitoring_job(config_from_arguments(args), bounded=args.bounded)
     return 0
 

@@ -1,0 +1,23 @@
+"""Logging for modelmon's own packages.
+
+In local mode PyFlink runs its Python worker inside this process (loopback), and the worker
+replaces the root logger's handlers with one that ships records to the JVM's log file. Our
+packages therefore log through their own stderr handler and do not propagate to the root.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+PACKAGES = ("modelmon", "pipelines", "api", "udfs")
+
+
+def configure_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in PACKAGES:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
