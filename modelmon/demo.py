@@ -3,6 +3,11 @@
 The embedded store is opened by one process at a time, so the job's sink, the proxy and
 the live summary all share this one. Traffic starts 30 minutes in the past and is replayed
 at 60x until it catches up with the clock, so windows close within seconds of starting.
+
+The file source reads the segments it finds in one scan in no particular order. The
+simulator starts once the job runs, and during the replay each segment spans a minute of
+event time, so the demo allows 150 s of lateness (instead of the default 5 s) to cover the
+two or three segments a scan can find together.
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ from pipelines.monitoring_job import run_monitoring_job
 BACKFILL = timedelta(minutes=30)
 CATCH_UP_SPEED = 60
 EVENTS_PER_SECOND = 20.0
+LATENESS_SECONDS = 150
 
 
-def _simulate_until_stopped(spool: Path, stop: threading.Event) -> None:
+def _simulate_until_stopped(spool: Path, stop: threading.Event, job_submitted: threading.Event) -> None:
+    while not job_submitted.wait(0.5):
+        if stop.is_set():
+            return
     started = datetime.now(timezone.utc)
     generator = TrafficGenerator(default_endpoints(3), features=4, seed=7,
                                  events_per_second=EVENTS_PER_SECOND, start=started - BACKFILL)
@@ -64,7 +73,8 @@ def _summary(config: Config) -> str:
 
 def run_demo(config: Config, home: Path, duration: float | None) -> int:
     shutil.rmtree(home, ignore_errors=True)
-    config = config.replace(store=f"chdb://{(home / 'store').resolve()}", source=str((home / "spool").resolve()))
+    config = config.replace(store=f"chdb://{(home / 'store').resolve()}", source=str((home / "spool").resolve()),
+                            lateness_seconds=LATENESS_SECONDS)
     Path(config.source).mkdir(parents=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -73,13 +83,15 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     store.open_store(config.store, config.retention_days).close()
     server = make_server(config.proxy_host, config.proxy_port, create_app({"MODELMON": config}), threaded=True)
     threading.Thread(target=server.serve_forever, name="proxy", daemon=True).start()
-    simulator = threading.Thread(target=_simulate_until_stopped, args=(Path(config.source), stop), name="simulator")
+    job_submitted = threading.Event()
+    simulator = threading.Thread(target=_simulate_until_stopped, args=(Path(config.source), stop, job_submitted),
+                                 name="simulator")
     simulator.start()
     job_error: list[BaseException] = []
 
     def job() -> None:
         try:
-            run_monitoring_job(config, bounded=False, stop=stop)
+            run_monitoring_job(config, bounded=False, stop=stop, submitted=job_submitted)
         except BaseException as error:  # reported by the main thread
             job_error.append(error)
             stop.set()

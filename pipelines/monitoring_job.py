@@ -216,19 +216,22 @@ def _collect(result: TableResult, rows: queue.Queue) -> None:
         rows.put(_EndOfOutput(error))
 
 
-def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None) -> dict[str, int]:
+def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None,
+                       submitted: threading.Event | None = None) -> dict[str, int]:
     """Run the job and sink its output until the input ends (bounded) or ``stop`` is set.
 
-    Returns the rows written per table.
+    ``submitted`` is set once the job runs. Returns the rows written per table.
     """
     client = store.open_store(config.store, config.retention_days)
     sink = StoreSink(client, config.sink_batch_rows, config.sink_flush_seconds)
     t_env = create_table_environment(config)
     started = time.perf_counter()
     result = build_job(t_env, config, bounded).execute()
+    if submitted is not None:
+        submitted.set()
     rows: queue.Queue = queue.Queue(maxsize=100_000)
     threading.Thread(target=_collect, args=(result, rows), name="job-output", daemon=True).start()
-    cancelled = False
+    cancelled = ended = False
     try:
         while True:
             if stop is not None and stop.is_set() and not cancelled:
@@ -240,13 +243,16 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
                 sink.flush_due()
                 continue
             if isinstance(item, _EndOfOutput):
+                ended = True
                 if item.error is not None and not cancelled:
                     raise RuntimeError(f"the monitoring job failed: {item.error}") from item.error
                 break
             sink.add(*item)
             sink.flush_due()
-    finally:
         sink.flush()
+    finally:
+        if not ended and not cancelled:  # the sink failed: do not leave the job running
+            result.get_job_client().cancel()
         client.close()
     log.info("monitoring job %s after %.1f s; rows written: %s",
              "stopped" if cancelled else "finished", time.perf_counter() - started, sink.rows_written)

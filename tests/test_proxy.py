@@ -47,6 +47,12 @@ def test_list_endpoints_has_mlruns_columns_and_the_stores_values(client, traffic
         assert accuracy is None and drift is None  # never a made-up number
 
 
+def test_list_endpoints_without_a_project_lists_all(client, traffic_store):
+    [table] = grafana_query(client, "target_endpoint=list_endpoints").get_json()
+    ids = {row[0] for row in traffic_store.query("SELECT endpoint_id FROM endpoints").result_rows}
+    assert {row[0] for row in table["rows"]} == ids and len(ids) == 11
+
+
 @pytest.mark.parametrize("body, message", [
     (None, "the request body must be a JSON object"),
     ({"targets": []}, "'targets' must be a non-empty list"),
