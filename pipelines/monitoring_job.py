@@ -17,6 +17,7 @@ import queue
 import sys
 import threading
 import time
+
 import pandas as pd
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table, TableResult
@@ -244,12 +245,12 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
                 continue
             if isinstance(item, _EndOfOutput):
                 ended = True
+                sink.flush()  # what the job did emit is correct, even if it then failed
                 if item.error is not None and not cancelled:
                     raise RuntimeError(f"the monitoring job failed: {item.error}") from item.error
                 break
             sink.add(*item)
             sink.flush_due()
-        sink.flush()
     finally:
         if not ended and not cancelled:  # the sink failed: do not leave the job running
             result.get_job_client().cancel()

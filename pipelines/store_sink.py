@@ -44,25 +44,24 @@ def _labels(value: str | None) -> dict:
     return json.loads(value) if value else {}
 
 
-_TIME = to_datetime
 # Column lists per table, in insert order, with the conversion from the job's JSON value.
 TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "endpoint_metrics": {
         "project": _identity, "endpoint_id": _identity, "window_size": _identity,
-        "window_start": _TIME, "window_end": _TIME, "requests_count": _identity,
+        "window_start": to_datetime, "window_end": to_datetime, "requests_count": _identity,
         "predictions_count": _identity, "predictions_per_second": _identity, "error_count": _identity,
         "latency_avg": _identity, "latency_p50": _identity, "latency_p95": _identity,
         "latency_p99": _identity, "latency_max": _identity,
     },
     "endpoint_activity": {
-        "project": _identity, "endpoint_id": _identity, "window_start": _TIME,
-        "first_request": _TIME, "last_request": _TIME, "requests_count": _identity,
+        "project": _identity, "endpoint_id": _identity, "window_start": to_datetime,
+        "first_request": to_datetime, "last_request": to_datetime, "requests_count": _identity,
         "predictions_count": _identity, "error_count": _identity, "function_uri": _identity,
         "model": _identity, "version": _identity, "model_class": _identity, "labels": _labels,
     },
     "invalid_events": {
         "kind": _identity, "project": _identity, "endpoint_id": _identity, "event_key": _identity,
-        "event_time": _TIME, "reason": _identity, "raw": _identity,
+        "event_time": to_datetime, "reason": _identity, "raw": _identity,
     },
 }
 
