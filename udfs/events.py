@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from udfs.features import FeatureCollector, FeatureColumns, FeatureSettings
+
 STATUS_OK = "ok"
 STATUS_INVALID = "invalid"
 STATUS_LATE = "late"
@@ -204,8 +206,9 @@ def expand_batch(obj: dict) -> list[dict]:
 
 
 @dataclass
-class ParsedLines:
-    """Columns for a batch of lines: per-line endpoint fields, per-event arrays."""
+class ParsedLines(FeatureColumns):
+    """Columns for a batch of lines: per-line endpoint fields, per-event arrays, and the
+    feature summaries and samples (see :mod:`udfs.features`)."""
 
     project: list[str | None] = field(default_factory=list)
     endpoint_id: list[str | None] = field(default_factory=list)
@@ -262,8 +265,12 @@ def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple
     out.reason.append([e[5] for e in events])
 
 
-def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker) -> ParsedLines:
+def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
+                features: FeatureSettings | None = None) -> ParsedLines:
     """Parse a batch of raw lines into columns; never raises for bad input.
+
+    With ``features``, the input rows of valid successful predictions are summarized per
+    endpoint and window (error events are not: no prediction was made on their inputs).
 
     >>> out = parse_lines(['{"bad json', '{"model": "m", "function_uri": "p/f", '
     ...     '"when": "2026-01-01T00:00:00Z", "request": {"inputs": [[1]]}, "error": "boom"}'],
@@ -272,7 +279,11 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker) -> Parsed
     ([['invalid'], ['ok']], [[False], [True]], True)
     """
     out = ParsedLines()
+    collector = FeatureCollector(features, out) if features else None
+    line_index = -1
     for line in lines:
+        line_index += 1
+        out.add_line()
         endpoint = None
         try:
             obj = json.loads(line) if line is not None else None
@@ -285,6 +296,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker) -> Parsed
             _append_line(out, endpoint, [(None, 0, 0, False, STATUS_INVALID, reason[:500])])
             continue
         events = []
+        ordinal = 0  # feature rows numbered across the line's events
         for row in rows:
             try:
                 if not isinstance(row, dict):
@@ -296,9 +308,17 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker) -> Parsed
             if tracker.is_late(p.time_ms):
                 reason = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
                 events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
-            else:
-                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
+                continue
+            events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
+            if collector is not None and not p.is_error:
+                if tracker.lateness_ms is not None:
+                    collector.close_through(tracker.max_time_ms - tracker.lateness_ms, line_index)
+                collector.add(line, ordinal, endpoint.project, endpoint.endpoint_id, p.time_ms,
+                              row["request"]["inputs"])
+                ordinal += p.predictions
         if not events:
             events.append((None, 0, 0, False, STATUS_INVALID, "batch has no rows"))
         _append_line(out, endpoint, events)
+    if collector is not None and line_index >= 0:
+        collector.finish(line_index)
     return out

@@ -1,0 +1,225 @@
+"""Reference (training-set) profiles: registration from CSV or Parquet, and loading for the job.
+
+Registration reads the file twice in record batches (pyarrow's streaming CSV reader or
+Parquet row-group iterator), so files larger than memory work: the first pass finds each
+feature's count, mean, std, min and max, the second counts the histogram on the edges the
+first pass fixed. Re-registering adds a newer version; the job uses the newest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv
+import pyarrow.parquet as pq
+from clickhouse_connect.driver.client import Client
+
+from modelmon import store
+from udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+from udfs.events import endpoint_id as compute_endpoint_id, parse_function_uri
+from udfs.histograms import (DEFAULT_BINS, FeatureReference, FeatureSummary, Reference, bin_edges,
+                             summarize)
+
+log = logging.getLogger(__name__)
+
+_BATCH_ROWS = 65_536
+
+
+def _batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        yield from pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS, columns=columns)
+    elif path.suffix.lower() in (".csv", ".txt"):
+        include = pyarrow.csv.ConvertOptions(include_columns=columns) if columns else None
+        yield from pyarrow.csv.open_csv(path, convert_options=include)
+    else:
+        raise ValueError(f"training set {path} must be .csv or .parquet")
+
+
+def _schema(path: Path) -> pa.Schema:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pq.read_schema(path)
+    return next(_batches(path, None)).schema
+
+
+def _is_numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+def _values(batch: pa.RecordBatch, numeric: list[str]) -> np.ndarray:
+    """The numeric columns as an (n, K) float array, NaN for nulls."""
+    columns = [pc.cast(batch.column(name), pa.float64()).to_numpy(zero_copy_only=False) for name in numeric]
+    return np.column_stack(columns) if columns else np.empty((batch.num_rows, 0))
+
+
+@dataclass(frozen=True)
+class TrainingProfile:
+    """What registration stores: per feature its stats and (numeric features) histogram."""
+
+    feature_names: list[str]
+    numeric: list[bool]
+    stats: FeatureSummary  # over the numeric features, in order
+    edges: list[np.ndarray]
+    counts: np.ndarray  # (numeric features, bins)
+    rows: int
+
+
+def profile_training_set(path: str | Path, features: list[str] | None = None, label_column: str | None = None,
+                         bins: int = DEFAULT_BINS) -> TrainingProfile:
+    """Profile a training set. Features default to every column but the label, in file order;
+    non-numeric features keep their position (the model's input rows include them) but get
+    no histogram."""
+    path = Path(path)
+    if bins < 1:
+        raise ValueError("--bins must be at least 1")
+    schema = _schema(path)
+    names = features or [n for n in schema.names if n != label_column]
+    missing = [n for n in names if n not in schema.names]
+    if missing:
+        raise ValueError(f"training set {path} has no column(s) {missing}; it has {schema.names}")
+    if label_column and label_column in names:
+        raise ValueError(f"the label column {label_column!r} cannot also be a feature")
+    numeric_flags = [_is_numeric(schema.field(n).type) for n in names]
+    numeric = [n for n, flag in zip(names, numeric_flags) if flag]
+    if not numeric:
+        raise ValueError(f"training set {path} has no numeric feature among {names}")
+
+    stats: FeatureSummary | None = None
+    rows = 0
+    for batch in _batches(path, numeric):
+        values = _values(batch, numeric)
+        rows += batch.num_rows
+        part = summarize(values, np.zeros(len(values), dtype=np.int64), 1, None, 0)[0]
+        stats = part if stats is None else stats.merge(part)
+    if stats is None or rows == 0:
+        raise ValueError(f"training set {path} has no rows")
+    empty = [n for n, c in zip(numeric, stats.count) if c == 0]
+    if empty:
+        raise ValueError(f"feature(s) {empty} have no numeric value in {path}")
+
+    edges = [bin_edges(float(lo), float(hi), bins) for lo, hi in zip(stats.minimum, stats.maximum)]
+    binning = Reference(0, tuple(FeatureReference(n, e, np.zeros(bins, dtype=np.int64)) for n, e in zip(numeric, edges)),
+                        DEFAULT_POSSIBLE_THRESHOLD, DEFAULT_DETECTED_THRESHOLD)
+    counts = np.zeros((len(numeric), bins + 2), dtype=np.int64)
+    for batch in _batches(path, numeric):
+        counts += summarize(_values(batch, numeric), np.zeros(batch.num_rows, dtype=np.int64), 1, binning, 0)[0].bins
+    return TrainingProfile(names, numeric_flags, stats, edges, counts[:, 1:-1], rows)
+
+
+def register_reference(client: Client, project: str, function_uri: str, model: str, training_set: str | Path,
+                       features: list[str] | None = None, label_column: str | None = None,
+                       bins: int = DEFAULT_BINS, possible_threshold: float = DEFAULT_POSSIBLE_THRESHOLD,
+                       detected_threshold: float = DEFAULT_DETECTED_THRESHOLD) -> tuple[str, int]:
+    """Profile ``training_set`` and store it as the endpoint's newest reference.
+
+    ``model`` is ``name[:version]``; ``function_uri`` is ``[project/]function[:tag][@hash]``.
+    Returns (endpoint id, reference id).
+    """
+    if not 0 < possible_threshold <= detected_threshold:
+        raise ValueError("thresholds must satisfy 0 < possible <= detected")
+    uri_text = function_uri if "/" in function_uri else f"{project}/{function_uri}"
+    uri = parse_function_uri(uri_text)
+    model_name, _, version = model.partition(":")
+    endpoint = compute_endpoint_id(uri.project, uri.function, uri.tag, uri.hash, model_name, version)
+    profile = profile_training_set(training_set, features, label_column, bins)
+    reference_id = time.time_ns() // 1000
+    registered_at = datetime.fromtimestamp(reference_id / 1e6, tz=timezone.utc)
+    store.insert(client, "reference_endpoints", [
+        "project", "endpoint_id", "reference_id", "registered_at", "function_uri", "model", "version",
+        "feature_names", "label_column", "training_set", "training_rows", "bins", "possible_threshold",
+        "detected_threshold"], [[
+            project, endpoint, reference_id, registered_at, uri_text,
+            model_name, version, profile.feature_names, label_column, str(training_set), profile.rows, bins,
+            possible_threshold, detected_threshold]])
+    rows, numeric_index = [], 0
+    std = profile.stats.std()
+    for index, (name, numeric) in enumerate(zip(profile.feature_names, profile.numeric)):
+        if numeric:
+            j = numeric_index
+            numeric_index += 1
+            rows.append([project, endpoint, reference_id, index, name, int(profile.stats.count[j]),
+                         int(profile.stats.invalid[j]), float(profile.stats.mean[j]), float(std[j]),
+                         float(profile.stats.minimum[j]), float(profile.stats.maximum[j]),
+                         profile.edges[j].tolist(), profile.counts[j].tolist()])
+        else:
+            rows.append([project, endpoint, reference_id, index, name, 0, profile.rows, None, None, None, None, [], []])
+    store.insert(client, "reference_features", [
+        "project", "endpoint_id", "reference_id", "feature_index", "feature_name", "count", "invalid_count",
+        "mean", "std", "min", "max", "bin_edges", "bin_counts"], rows)
+    log.info("registered reference %d for endpoint %s: %d features, %d rows", reference_id, endpoint,
+             len(profile.feature_names), profile.rows)
+    return endpoint, reference_id
+
+
+_NEWEST = "SELECT endpoint_id, max(reference_id) FROM reference_endpoints GROUP BY endpoint_id"
+
+
+def load_references(client: Client, endpoint_id: str | None = None,
+                    reference_id: int | None = None) -> dict[str, Reference]:
+    """The newest reference of every endpoint, or one given version of one endpoint."""
+    if reference_id is None:
+        where, parameters = f"(endpoint_id, reference_id) IN ({_NEWEST})", {}
+    else:
+        where = "endpoint_id = {endpoint:String} AND reference_id = {reference:UInt64}"
+        parameters = {"endpoint": endpoint_id, "reference": reference_id}
+    endpoints = client.query(
+        f"SELECT endpoint_id, reference_id, possible_threshold, detected_threshold FROM reference_endpoints "
+        f"WHERE {where}", parameters=parameters).result_rows
+    features = client.query(
+        f"SELECT endpoint_id, feature_name, bin_edges, bin_counts FROM reference_features WHERE {where} "
+        f"ORDER BY endpoint_id, feature_index", parameters=parameters).result_rows
+    by_endpoint: dict[str, list[FeatureReference]] = {}
+    for endpoint, name, edges, counts in features:
+        by_endpoint.setdefault(endpoint, []).append(FeatureReference(
+            name, np.asarray(edges, dtype=np.float64) if edges else None,
+            np.asarray(counts, dtype=np.int64) if counts else None))
+    return {endpoint: Reference(int(ref_id), tuple(by_endpoint.get(endpoint, ())), possible, detected)
+            for endpoint, ref_id, possible, detected in endpoints}
+
+
+class ReferenceCache:
+    """The newest references, reloaded when a registration is seen (checked every
+    ``refresh_seconds``), so a running job picks up new references without a restart."""
+
+    def __init__(self, dsn: str, refresh_seconds: float):
+        self.client = store.connect(dsn)
+        self.refresh_seconds = refresh_seconds
+        self.newest: dict[str, Reference] = {}
+        self.versions: dict[tuple[str, int], Reference] = {}
+        self.seen: tuple | None = None
+        self.checked = -float("inf")
+
+    def current(self) -> dict[str, Reference]:
+        now = time.monotonic()
+        if now - self.checked >= self.refresh_seconds:
+            self.checked = now
+            seen = tuple(self.client.query("SELECT count(), max(reference_id) FROM reference_endpoints")
+                         .result_rows[0])
+            if seen != self.seen:
+                self.newest = load_references(self.client)
+                self.seen = seen
+                log.info("loaded %d reference(s)", len(self.newest))
+        return self.newest
+
+    def get(self, endpoint_id: str) -> Reference | None:
+        return self.current().get(endpoint_id)
+
+    def version(self, endpoint_id: str, reference_id: int) -> Reference | None:
+        """A given version (live counts binned before a re-registration still need its names)."""
+        newest = self.current().get(endpoint_id)
+        if newest is not None and newest.reference_id == reference_id:
+            return newest
+        key = (endpoint_id, reference_id)
+        if key not in self.versions:
+            self.versions[key] = load_references(self.client, endpoint_id, reference_id).get(endpoint_id)
+        return self.versions[key]
+
+    def close(self) -> None:
+        self.client.close()

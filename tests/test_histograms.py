@@ -1,0 +1,137 @@
+"""Feature summaries and histograms against numpy, the partial-flush rule, and reference profiles."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelmon.reference import profile_training_set
+from udfs.events import LatenessTracker, parse_lines
+from udfs.features import FeatureColumns, FeatureCollector, FeatureSettings
+from udfs.histograms import FeatureReference, FeatureSummary, Reference, bin_edges, feature_matrix, summarize
+
+
+def numpy_histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
+    """Underflow, numpy's N bins, overflow."""
+    inner, _ = np.histogram(values, bins=edges)
+    return [int((values < edges[0]).sum())] + inner.tolist() + [int((values > edges[-1]).sum())]
+
+
+def test_summaries_per_group_match_numpy_with_invalid_values_and_outer_bins():
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 2, (5000, 3))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[rng.random(values.shape) < 0.01] = np.inf
+    values[::97, 1] = 1.0  # exactly on the last edge: the last bin is closed
+    groups = rng.integers(0, 4, len(values))
+    edges = [bin_edges(-1.0, 1.0, 8), bin_edges(-3.0, 1.0, 8), None]
+    reference = Reference(5, tuple(FeatureReference(f"x{j}", e, None if e is None else np.ones(len(e) - 1))
+                                   for j, e in enumerate(edges)), 0.5, 0.7)
+    summaries = summarize(values, groups, 4, reference, 5)
+    for g, summary in enumerate(summaries):
+        for j in range(3):
+            column = values[groups == g, j]
+            valid = column[np.isfinite(column)]
+            assert summary.count[j] == len(valid)
+            assert summary.invalid[j] == len(column) - len(valid)
+            assert summary.mean[j] == pytest.approx(valid.mean(), rel=1e-12)
+            assert summary.std()[j] == pytest.approx(valid.std(), rel=1e-9)
+            assert (summary.minimum[j], summary.maximum[j]) == (valid.min(), valid.max())
+            if edges[j] is None:
+                assert summary.bins[j].sum() == 0
+            else:
+                assert summary.bins[j].tolist() == numpy_histogram(valid, edges[j])
+
+
+def test_merged_partials_equal_the_summary_of_all_rows_and_survive_encoding():
+    rng = np.random.default_rng(4)
+    values = rng.normal(5, 1, (1000, 2))
+    whole = summarize(values, np.zeros(1000, dtype=int), 1, None, 0)[0]
+    parts = [FeatureSummary.from_bytes(s.to_bytes())
+             for s in summarize(values, np.arange(1000) % 7, 7, None, 0)]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge(part)
+    assert merged.count.tolist() == whole.count.tolist()
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-12)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-10)
+    assert merged.minimum.tolist() == whole.minimum.tolist()
+
+
+def test_feature_values_that_are_not_numbers_are_invalid():
+    rows = [[1, 2.5, 3], [True, "4", None], [1e400, float("nan"), 7], [1, 2], "not a row", [1, 2, 3, 99]]
+    matrix = feature_matrix(rows, 3)
+    expected = [[1, 2.5, 3], [np.nan] * 3, [np.inf, np.nan, 7], [1, 2, np.nan], [np.nan] * 3, [1, 2, 3]]
+    np.testing.assert_array_equal(matrix, np.array(expected, dtype=float))
+    # booleans inside otherwise numeric rows: the parser cleans rows of lines that hold them
+    line = '{"model": "m", "function_uri": "p/f", "when": "2026-01-01T00:00:00Z", "microsec": 5, ' \
+           '"request": {"inputs": [[true, 2.0], [3.0, 4.0]]}, "resp": {"outputs": [1, 2]}}'
+    out = parse_lines([line], LatenessTracker(None), FeatureSettings(300_000, {}.get, 0))
+    summary = FeatureSummary.from_bytes(out.partial_data[0][0])
+    assert summary.count.tolist() == [1, 2] and summary.invalid.tolist() == [1, 0]
+
+
+def _event(when_ms: int, model: str = "m") -> str:
+    when = pd.Timestamp(when_ms, unit="ms", tz="UTC").isoformat()
+    return ('{"model": "%s", "function_uri": "p/f", "when": "%s", "microsec": 5, '
+            '"request": {"inputs": [[1.0]]}, "resp": {"outputs": [1]}}' % (model, when))
+
+
+def test_a_partial_is_flushed_before_the_event_that_lets_the_watermark_close_its_window():
+    # lateness 1 s, windows of 300 s: the event at 301.0 s moves the bound to 300.0 s, which
+    # closes window [0, 300 s) (last millisecond 299.999 s): its partial must come first.
+    lines = [_event(299_500), _event(300_500), _event(301_000), _event(299_900)]
+    out = parse_lines(lines, LatenessTracker(1000), FeatureSettings(300_000, {}.get, 0))
+    assert out.status == [["ok"], ["ok"], ["ok"], ["late"]]
+    assert out.partial_window_start == [[], [], [0], [300_000]]
+    assert out.partial_time_ms == [[], [], [299_500], [301_000]]
+
+
+def test_every_line_is_sampled_the_same_way_on_a_replay():
+    lines = [_event(1000 + i) for i in range(200)]
+    settings = FeatureSettings(300_000, {}.get, 10)
+    first = parse_lines(lines, LatenessTracker(None), settings).samples[-1]
+    again = parse_lines(list(reversed(lines)), LatenessTracker(None), settings).samples[-1]
+    keys = sorted(r["row_key"] for r in json.loads(first))
+    assert keys == sorted(r["row_key"] for r in json.loads(again))
+    assert 5 <= len(keys) <= 40  # about 1 in 10 of 200 distinct lines
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_reference_profile_matches_numpy_over_a_file_read_in_batches(tmp_path, suffix):
+    rng = np.random.default_rng(9)
+    n = 200_000  # several record batches either way
+    frame = pd.DataFrame({"a": rng.normal(3, 2, n), "label": rng.integers(0, 2, n), "kind": "x",
+                          "b": rng.exponential(1.0, n)})
+    frame.loc[::1000, "a"] = np.nan
+    path = tmp_path / f"train{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    profile = profile_training_set(path, label_column="label", bins=20)
+    assert profile.feature_names == ["a", "kind", "b"] and profile.numeric == [True, False, True]
+    assert profile.rows == n
+    for j, name in enumerate(["a", "b"]):
+        column = frame[name].to_numpy()
+        if suffix == ".csv":
+            column = pd.read_csv(path)[name].to_numpy()  # the values as the CSV text gives them
+        valid = column[np.isfinite(column)]
+        assert profile.stats.count[j] == len(valid)
+        assert profile.stats.invalid[j] == n - len(valid)
+        assert profile.stats.mean[j] == pytest.approx(valid.mean(), rel=1e-12)
+        assert profile.stats.std()[j] == pytest.approx(valid.std(), rel=1e-9)
+        counts, edges = np.histogram(valid, bins=20)
+        np.testing.assert_allclose(profile.edges[j], edges, rtol=0, atol=0)
+        assert profile.counts[j].tolist() == counts.tolist()
+
+
+def test_reference_profile_refuses_what_it_cannot_use(tmp_path):
+    path = tmp_path / "train.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="no column"):
+        profile_training_set(path, features=["a", "missing"])
+    with pytest.raises(ValueError, match="label column"):
+        profile_training_set(path, features=["a", "label"], label_column="label")
+    with pytest.raises(ValueError, match="csv or .parquet"):
+        profile_training_set(tmp_path / "train.json")

@@ -1,0 +1,180 @@
+"""Drift between a live histogram and its reference, the way DESIGN.md defines it.
+
+Both histograms use the same bins: the reference's N bins plus an underflow and an overflow
+bin. Each is normalized by its total (p = live, q = reference). The measures live in one
+registry, :data:`MEASURES`, each with its name, default threshold and direction.
+
+>>> result = feature_drift(np.array([0, 5, 5, 0]), np.array([0, 10, 0, 0]))
+>>> result.values["tvd"], round(result.values["hellinger"], 6)
+(0.5, 0.541196)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+EPSILON = 1e-4  # replaces a 0 in a denominator of KLD and PSI
+
+NO_DRIFT = "NO_DRIFT"
+POSSIBLE_DRIFT = "POSSIBLE_DRIFT"
+DRIFT_DETECTED = "DRIFT_DETECTED"
+NO_REFERENCE = "NO_REFERENCE"  # the endpoint has no registered training set
+NO_DATA = "NO_DATA"  # no valid live value in the range for any binned feature
+
+DEFAULT_POSSIBLE_THRESHOLD = 0.5
+DEFAULT_DETECTED_THRESHOLD = 0.7
+
+
+def total_variation_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """TVD = ½·Σ|p−q|, in [0, 1].
+
+    >>> total_variation_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    1.0
+    """
+    return float(0.5 * np.abs(p - q).sum())
+
+
+def hellinger_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Hellinger = sqrt(½·Σ(√p−√q)²), in [0, 1].
+
+    >>> hellinger_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    1.0
+    """
+    return float(np.sqrt(0.5 * ((np.sqrt(p) - np.sqrt(q)) ** 2).sum()))
+
+
+def _relative_entropy(weights: np.ndarray, denominators: np.ndarray) -> float:
+    """Σ w·ln(w/d): a term with w = 0 contributes 0; a 0 in d becomes EPSILON."""
+    used = weights > 0
+    d = np.where(denominators[used] > 0, denominators[used], EPSILON)
+    return float((weights[used] * np.log(weights[used] / d)).sum())
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Symmetric KLD (MLRun's form): Σ p·ln(p/q) + Σ q·ln(q/p), uncapped.
+
+    Half the live values in a bin the reference never saw: the ε term dominates.
+
+    >>> round(kl_divergence(np.array([0.5, 0.5]), np.array([1.0, 0.0])), 6)
+    4.60517
+    """
+    return _relative_entropy(p, q) + _relative_entropy(q, p)
+
+
+def population_stability_index(p: np.ndarray, q: np.ndarray) -> float:
+    """PSI = Σ (p−q)·ln(p/q), with a 0 on either side replaced by EPSILON.
+
+    Algebraically the same sum as the symmetric KLD (they differ only where both bins
+    are empty); it is kept for users who read it against the usual PSI scale (0.1, 0.25).
+
+    >>> round(population_stability_index(np.array([0.5, 0.5]), np.array([1.0, 0.0])), 6)
+    4.60517
+    """
+    return float(((p - q) * np.log(np.where(p > 0, p, EPSILON) / np.where(q > 0, q, EPSILON))).sum())
+
+
+def jensen_shannon_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """sqrt of the Jensen-Shannon divergence (natural log), in [0, sqrt(ln 2)].
+
+    >>> round(jensen_shannon_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) ** 2, 6)
+    0.693147
+    """
+    m = (p + q) / 2
+    return float(np.sqrt(max(0.0, (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2)))
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A drift measure: values at or above ``threshold`` mean drift when ``higher_is_worse``."""
+
+    name: str
+    function: Callable[[np.ndarray, np.ndarray], float]
+    threshold: float
+    higher_is_worse: bool = True
+
+    def exceeds(self, value: float) -> bool:
+        return value >= self.threshold if self.higher_is_worse else value <= self.threshold
+
+
+# tvd and hellinger default to the endpoint's "possible drift" level; psi to the usual
+# "significant shift" level. kld and jsd have no agreed scale (MLRun sets none): their
+# defaults are this project's choice, to be tuned per model.
+MEASURES: tuple[Measure, ...] = (
+    Measure("tvd", total_variation_distance, DEFAULT_POSSIBLE_THRESHOLD),
+    Measure("hellinger", hellinger_distance, DEFAULT_POSSIBLE_THRESHOLD),
+    Measure("kld", kl_divergence, 1.0),
+    Measure("psi", population_stability_index, 0.25),
+    Measure("jsd", jensen_shannon_distance, 0.3),
+)
+MEASURE_NAMES = tuple(m.name for m in MEASURES)
+
+
+def drift_status(drift_measure: float | None, possible: float, detected: float) -> str:
+    """NO_DRIFT < possible <= POSSIBLE_DRIFT < detected <= DRIFT_DETECTED.
+
+    >>> [drift_status(v, 0.5, 0.7) for v in (0.49, 0.5, 0.69, 0.7, None)]
+    ['NO_DRIFT', 'POSSIBLE_DRIFT', 'POSSIBLE_DRIFT', 'DRIFT_DETECTED', 'NO_DATA']
+    """
+    if drift_measure is None:
+        return NO_DATA
+    if drift_measure >= detected:
+        return DRIFT_DETECTED
+    if drift_measure >= possible:
+        return POSSIBLE_DRIFT
+    return NO_DRIFT
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """Every measure for one feature; ``values`` is empty when the live histogram is empty."""
+
+    live_count: int
+    values: dict[str, float]
+
+    @property
+    def drift_measure(self) -> float | None:
+        """(tvd + hellinger) / 2, the feature's counterpart of the endpoint's drift_measure."""
+        return (self.values["tvd"] + self.values["hellinger"]) / 2 if self.values else None
+
+
+def feature_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> FeatureDrift:
+    """All measures between two histograms on the same bins (counts, not yet normalized)."""
+    live_total = int(live_counts.sum())
+    reference_total = reference_counts.sum()
+    if live_total == 0 or reference_total == 0:
+        return FeatureDrift(live_total, {})
+    p = live_counts / live_total
+    q = reference_counts / reference_total
+    return FeatureDrift(live_total, {m.name: m.function(p, q) for m in MEASURES})
+
+
+@dataclass(frozen=True)
+class EndpointDrift:
+    """Per-endpoint sums and means over the features that have live data."""
+
+    features_count: int
+    sums: dict[str, float | None]
+    means: dict[str, float | None]
+    drift_measure: float | None
+    status: str
+
+
+def endpoint_drift(features: Sequence[FeatureDrift], possible: float, detected: float) -> EndpointDrift:
+    """Aggregate feature drifts; the status follows ``drift_measure = (tvd_mean + hellinger_mean) / 2``.
+
+    >>> d = endpoint_drift([FeatureDrift(10, {n: 0.8 for n in MEASURE_NAMES}),
+    ...                     FeatureDrift(10, {n: 0.4 for n in MEASURE_NAMES}), FeatureDrift(0, {})], 0.5, 0.7)
+    >>> d.features_count, round(d.sums["tvd"], 6), round(d.means["tvd"], 6), d.status
+    (2, 1.2, 0.6, 'POSSIBLE_DRIFT')
+    """
+    measured = [f for f in features if f.values]
+    if not measured:
+        empty = dict.fromkeys(MEASURE_NAMES)
+        return EndpointDrift(0, empty, dict(empty), None, NO_DATA)
+    sums = {name: float(sum(f.values[name] for f in measured)) for name in MEASURE_NAMES}
+    means = {name: total / len(measured) for name, total in sums.items()}
+    measure = (means["tvd"] + means["hellinger"]) / 2
+    return EndpointDrift(len(measured), sums, means, measure, drift_status(measure, possible, detected))

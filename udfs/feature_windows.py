@@ -1,0 +1,91 @@
+"""What the job stores when a feature window closes: the window's histograms and the drift
+of the trailing range against the reference. Plain functions over :class:`FeatureSummary`;
+the Flink adapter (pipelines/monitoring_job.py) keeps the summaries in keyed state.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from udfs.drift import MEASURES, NO_REFERENCE, endpoint_drift, feature_drift, drift_status
+from udfs.histograms import FeatureSummary, Reference, feature_names, summary_rows
+
+ReferenceLookup = Callable[[int], Reference | None]  # reference id -> that version of the reference
+
+
+def histogram_rows(project: str, endpoint_id: str, window_start: int, window_ms: int,
+                   summaries: Sequence[FeatureSummary], reference_version: ReferenceLookup) -> list[dict]:
+    """``feature_histograms`` rows of one window: one per feature and reference version."""
+    rows = []
+    for summary in summaries:
+        reference = reference_version(summary.reference_id) if summary.reference_id else None
+        for row in summary_rows(summary, feature_names(reference, summary.features)):
+            rows.append(dict(row, project=project, endpoint_id=endpoint_id, reference_id=summary.reference_id,
+                             window_start=window_start, window_end=window_start + window_ms))
+    return rows
+
+
+def trailing_summary(windows: Mapping[int, Sequence[FeatureSummary]], start: int, end: int,
+                     reference_id: int) -> FeatureSummary | None:
+    """The merged summary of the windows starting in [start, end) on ``reference_id``'s bins.
+
+    >>> from udfs.histograms import summarize
+    >>> one = summarize(np.array([[1.0]]), np.zeros(1, int), 1, None, 0)[0]
+    >>> trailing_summary({0: [one], 300: [one], 600: [one]}, 0, 600, 0).count.tolist()
+    [2]
+    """
+    merged = None
+    for window_start in sorted(windows):
+        if start <= window_start < end:
+            for summary in windows[window_start]:
+                if summary.reference_id == reference_id:
+                    merged = summary if merged is None else merged.merge(summary)
+    return merged
+
+
+def drift_rows(project: str, endpoint_id: str, end: int, range_ms: int,
+               windows: Mapping[int, Sequence[FeatureSummary]],
+               reference: Reference | None) -> tuple[list[dict], dict]:
+    """``drift_measures`` rows (one per binned feature) and the ``drift_status`` row for the
+    range [end - range_ms, end). Only live counts on the current reference's bins count."""
+    start = end - range_ms
+    base = {"project": project, "endpoint_id": endpoint_id, "window_start": start, "window_end": end}
+    if reference is None:
+        seen = trailing_summary(windows, start, end, 0)
+        width = seen.features if seen else 0
+        return [], dict(base, reference_id=0, feature_names=feature_names(None, width), features_count=0,
+                        drift_measure=None, drift_status=NO_REFERENCE, possible_threshold=None,
+                        detected_threshold=None, **_aggregates(None))
+    live = trailing_summary(windows, start, end, reference.reference_id)
+    measure_rows, drifts = [], []
+    for j, feature in enumerate(reference.features):
+        reference_counts = feature.outer_counts()
+        if reference_counts is None:
+            continue
+        live_counts = live.bins[j] if live is not None else np.zeros_like(reference_counts)
+        drift = feature_drift(live_counts, reference_counts)
+        drifts.append(drift)
+        measure_rows.append(dict(
+            base, feature_name=feature.name, feature_index=j, reference_id=reference.reference_id,
+            live_count=drift.live_count, **{m.name: drift.values.get(m.name) for m in MEASURES},
+            drift_measure=drift.drift_measure,
+            drift_status=drift_status(drift.drift_measure, reference.possible_threshold, reference.detected_threshold),
+            exceeded=[m.name for m in MEASURES if drift.values and m.exceeds(drift.values[m.name])]))
+    summary = endpoint_drift(drifts, reference.possible_threshold, reference.detected_threshold)
+    status = dict(base, reference_id=reference.reference_id, feature_names=reference.feature_names,
+                  features_count=summary.features_count, drift_measure=summary.drift_measure,
+                  drift_status=summary.status, possible_threshold=reference.possible_threshold,
+                  detected_threshold=reference.detected_threshold, **_aggregates(summary))
+    return measure_rows, status
+
+
+def _aggregates(summary) -> dict:
+    if summary is None:
+        return {"tvd_sum": None, "tvd_mean": None, "hellinger_sum": None, "hellinger_mean": None,
+                "kld_sum": None, "kld_mean": None, "psi_mean": None, "jsd_mean": None}
+    return {"tvd_sum": summary.sums["tvd"], "tvd_mean": summary.means["tvd"],
+            "hellinger_sum": summary.sums["hellinger"], "hellinger_mean": summary.means["hellinger"],
+            "kld_sum": summary.sums["kld"], "kld_mean": summary.means["kld"],
+            "psi_mean": summary.means["psi"], "jsd_mean": summary.means["jsd"]}

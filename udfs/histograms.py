@@ -1,0 +1,276 @@
+"""Feature statistics and histograms on reference bins, computed over numpy batches.
+
+A reference has N equal-width bins over the training min..max. Live values are counted in
+those bins plus an underflow bin (index 0) and an overflow bin (index N+1), so values
+outside the training range are counted, not dropped. NaN, infinite and non-numeric values
+are counted as invalid per feature.
+
+Summaries of disjoint sets of rows merge exactly (counts add, means and squared deviations
+combine by Chan's formula), so a window's summary can be built from many partial ones.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+DEFAULT_BINS = 20
+MAX_FEATURES = 1000  # wider rows are cut: the values past this are not monitored
+
+
+def bin_edges(minimum: float, maximum: float, bins: int) -> np.ndarray:
+    """Equal-width edges over min..max, as ``numpy.histogram`` makes them.
+
+    >>> bin_edges(0.0, 1.0, 4).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> bin_edges(3.0, 3.0, 2).tolist()  # a constant feature gets a unit-wide range
+    [2.5, 3.0, 3.5]
+    """
+    return np.histogram_bin_edges([], bins=bins, range=(minimum, maximum)) if maximum > minimum \
+        else np.linspace(minimum - 0.5, maximum + 0.5, bins + 1)
+
+
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """0 below the first edge, 1..N for the bins (the last one closed), N+1 above the last edge.
+
+    >>> bin_index(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), np.array([0.0, 0.5, 1.0])).tolist()
+    [0, 1, 2, 2, 3]
+    """
+    index = np.searchsorted(edges, values, side="right")
+    index[values == edges[-1]] = len(edges) - 1
+    return index
+
+
+@dataclass(frozen=True)
+class FeatureReference:
+    """One feature of a training set; ``edges``/``counts`` are None for a non-numeric feature."""
+
+    name: str
+    edges: np.ndarray | None = None
+    counts: np.ndarray | None = None  # the N inner bins
+
+    def outer_counts(self) -> np.ndarray | None:
+        """The reference counts on the live bins: 0 in the underflow and overflow bins."""
+        return None if self.counts is None else np.concatenate([[0], self.counts, [0]])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The registered training-set profile of one endpoint."""
+
+    reference_id: int  # registration time in epoch microseconds; names the bins live counts use
+    features: tuple[FeatureReference, ...]
+    possible_threshold: float
+    detected_threshold: float
+
+    @property
+    def bins(self) -> int:
+        """Live bins per feature: the reference's N plus underflow and overflow."""
+        return max((len(f.counts) + 2 for f in self.features if f.counts is not None), default=0)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+def feature_names(reference: Reference | None, count: int) -> list[str]:
+    """The reference's names, else ``f0..fK-1`` (DESIGN.md).
+
+    >>> feature_names(None, 3)
+    ['f0', 'f1', 'f2']
+    """
+    names = reference.feature_names if reference else []
+    return [names[j] if j < len(names) else f"f{j}" for j in range(count)]
+
+
+def as_number(value: object) -> float:
+    """A JSON feature value as a float, NaN when it is not a number (JSON booleans included)."""
+    if type(value) not in (int, float):  # bool, str, None, list, dict: not a feature value
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
+def clean_row(row: object, width: int) -> list[float]:
+    """One feature row as ``width`` floats, NaN for what is missing or not a number.
+
+    >>> clean_row([1, "2", True, None, 2.5], 6)
+    [1.0, nan, nan, nan, 2.5, nan]
+    >>> clean_row(7, 2)
+    [nan, nan]
+    """
+    if not isinstance(row, list):
+        return [math.nan] * width
+    return [as_number(v) for v in row[:width]] + [math.nan] * (width - len(row))
+
+
+def feature_matrix(rows: list, width: int | None) -> np.ndarray:
+    """Rows of feature values as an (n, width) float array, NaN where a value is invalid.
+
+    ``width`` None takes the widest list row (at most MAX_FEATURES). Rectangular numeric
+    rows take numpy's fast path; anything else is cleaned row by row. Rows that may hold
+    JSON booleans (which numpy would read as 0/1) must be cleaned by the caller first.
+
+    >>> feature_matrix([[1, 2], [3, 4.5]], None).tolist()
+    [[1.0, 2.0], [3.0, 4.5]]
+    >>> feature_matrix([[1, 2, 3], ["x"]], 2).tolist()
+    [[1.0, 2.0], [nan, nan]]
+    """
+    if width is None:
+        width = min(MAX_FEATURES, max((len(r) for r in rows if isinstance(r, list)), default=0))
+    try:
+        array = np.array(rows)
+    except ValueError:  # ragged
+        array = None
+    if array is not None and array.ndim == 2 and array.dtype.kind in "iuf" and array.shape[1] == width:
+        return array.astype(np.float64, copy=False)
+    return np.array([clean_row(r, width) for r in rows], dtype=np.float64).reshape(len(rows), width)
+
+
+_HEADER = struct.Struct("<qii")
+
+
+@dataclass
+class FeatureSummary:
+    """Statistics and bin counts of K features over a set of rows (one window, or part of one).
+
+    ``bins`` is (K, N+2) on the reference's bins, or (K, 0) when there is no reference.
+    Empty features have count 0, mean and m2 0, minimum +inf and maximum -inf.
+    """
+
+    reference_id: int
+    count: np.ndarray
+    invalid: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray  # sum of squared deviations from the mean
+    minimum: np.ndarray
+    maximum: np.ndarray
+    bins: np.ndarray
+
+    @property
+    def features(self) -> int:
+        return len(self.count)
+
+    def std(self) -> np.ndarray:
+        """Population standard deviation (ddof 0), NaN where count is 0."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(self.m2 / self.count)
+
+    def widened(self, features: int) -> "FeatureSummary":
+        """The same summary over more features (no-reference endpoints whose rows grew)."""
+        extra = features - self.features
+        if extra <= 0:
+            return self
+
+        def pad(array: np.ndarray, value: float) -> np.ndarray:
+            return np.concatenate([array, np.full((extra,) + array.shape[1:], value, dtype=array.dtype)])
+
+        return FeatureSummary(self.reference_id, pad(self.count, 0), pad(self.invalid, 0), pad(self.mean, 0.0),
+                              pad(self.m2, 0.0), pad(self.minimum, np.inf), pad(self.maximum, -np.inf),
+                              pad(self.bins, 0))
+
+    def merge(self, other: "FeatureSummary") -> "FeatureSummary":
+        """The summary of both sets of rows (same reference). Exact up to rounding.
+
+        >>> a = summarize(np.array([[1.0], [2.0]]), np.zeros(2, int), 1, None, 0)[0]
+        >>> b = summarize(np.array([[4.0], [np.nan]]), np.zeros(2, int), 1, None, 0)[0]
+        >>> m = a.merge(b)
+        >>> m.count.tolist(), m.invalid.tolist(), m.mean.round(9).tolist(), m.std().round(6).tolist()
+        ([3], [1], [2.333333333], [1.247219])
+        """
+        if other.reference_id != self.reference_id:
+            raise ValueError("summaries on different reference bins do not merge")
+        width = max(self.features, other.features)
+        a, b = self.widened(width), other.widened(width)
+        count = a.count + b.count
+        delta = b.mean - a.mean
+        share = np.divide(b.count, count, out=np.zeros(width), where=count > 0)
+        return FeatureSummary(
+            self.reference_id, count, a.invalid + b.invalid, a.mean + delta * share,
+            a.m2 + b.m2 + delta ** 2 * a.count * share, np.minimum(a.minimum, b.minimum),
+            np.maximum(a.maximum, b.maximum), a.bins + b.bins)
+
+    def to_bytes(self) -> bytes:
+        """A compact encoding for the job's partial-summary records."""
+        head = _HEADER.pack(self.reference_id, self.features, self.bins.shape[1])
+        stats = np.stack([self.count, self.invalid]).astype("<i8").tobytes()
+        floats = np.stack([self.mean, self.m2, self.minimum, self.maximum]).astype("<f8").tobytes()
+        return head + stats + floats + self.bins.astype("<i8").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FeatureSummary":
+        reference_id, k, b = _HEADER.unpack_from(data)
+        offset = _HEADER.size
+        stats = np.frombuffer(data, "<i8", 2 * k, offset).reshape(2, k)
+        offset += 16 * k
+        floats = np.frombuffer(data, "<f8", 4 * k, offset).reshape(4, k)
+        offset += 32 * k
+        bins = np.frombuffer(data, "<i8", k * b, offset).reshape(k, b)
+        return cls(reference_id, stats[0].copy(), stats[1].copy(), floats[0].copy(), floats[1].copy(),
+                   floats[2].copy(), floats[3].copy(), bins.copy())
+
+
+def summarize(values: np.ndarray, groups: np.ndarray, group_count: int,
+              reference: Reference | None, reference_id: int) -> list[FeatureSummary]:
+    """One summary per group of rows, with no Python loop over values.
+
+    ``values`` is (n, K) with NaN for invalid values; ``groups`` gives each row's group in
+    0..group_count-1. With a reference, K must be its feature count.
+
+    >>> edges = np.array([0.0, 1.0, 2.0])
+    >>> ref = Reference(1, (FeatureReference("x", edges, np.array([5, 5])),), 0.5, 0.7)
+    >>> s = summarize(np.array([[0.5], [1.5], [9.0], [np.nan]]), np.array([0, 0, 0, 1]), 2, ref, 1)
+    >>> s[0].bins.tolist(), s[0].count.tolist(), s[1].invalid.tolist()
+    ([[0, 1, 1, 1]], [3], [1])
+    """
+    n, k = values.shape
+    valid = np.isfinite(values)
+    cell = (groups[:, None] * k + np.arange(k))[valid]  # (group, feature) of each valid value
+    valid_values = values[valid]
+    size = group_count * k
+    count = np.bincount(cell, minlength=size)
+    rows = np.bincount(groups, minlength=group_count)
+    sums = np.bincount(cell, weights=valid_values, minlength=size)
+    mean = np.divide(sums, count, out=np.zeros(size), where=count > 0)
+    m2 = np.bincount(cell, weights=(valid_values - mean[cell]) ** 2, minlength=size)
+    minimum = np.full(size, np.inf)
+    np.minimum.at(minimum, cell, valid_values)
+    maximum = np.full(size, -np.inf)
+    np.maximum.at(maximum, cell, valid_values)
+    width = reference.bins if reference else 0
+    bins = np.zeros(size * width, dtype=np.int64)
+    if reference is not None:
+        for j, feature in enumerate(reference.features):
+            if feature.edges is None:
+                continue
+            rows_j = valid[:, j]
+            index = (groups[rows_j] * k + j) * width + bin_index(values[rows_j, j], feature.edges)
+            bins += np.bincount(index, minlength=size * width)
+    count = count.reshape(group_count, k)
+    invalid = rows[:, None] - count
+    shape = (group_count, k)
+    return [FeatureSummary(reference_id, count[g], invalid[g], mean.reshape(shape)[g], m2.reshape(shape)[g],
+                           minimum.reshape(shape)[g], maximum.reshape(shape)[g],
+                           bins.reshape(group_count, k, width)[g]) for g in range(group_count)]
+
+
+def summary_rows(summary: FeatureSummary, names: Sequence[str]) -> list[dict]:
+    """Per-feature values for storage: NULL (None) where a feature had no valid value."""
+    std = summary.std()
+    rows = []
+    for j in range(summary.features):
+        empty = summary.count[j] == 0
+        rows.append({
+            "feature_index": j, "feature_name": names[j], "count": int(summary.count[j]),
+            "invalid_count": int(summary.invalid[j]),
+            "mean": None if empty else float(summary.mean[j]), "std": None if empty else float(std[j]),
+            "min": None if empty else float(summary.minimum[j]), "max": None if empty else float(summary.maximum[j]),
+            "bin_counts": summary.bins[j].tolist(),
+        })
+    return rows
