@@ -9,6 +9,8 @@ from pathlib import Path
 
 from modelmon.config import load_config
 from modelmon.logs import configure_logging
+from udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+from udfs.histograms import DEFAULT_BINS
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -35,6 +37,23 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config, store=args.store, proxy_host=args.host, proxy_port=args.port)
     app = create_app({"MODELMON": config})
     app.run(host=config.proxy_host, port=config.proxy_port, threaded=True)
+    return 0
+
+
+def _register_reference(args: argparse.Namespace) -> int:
+    from modelmon import store
+    from modelmon.reference import register_reference
+
+    config = load_config(args.config, store=args.store)
+    client = store.open_store(config.store, config.retention_days)
+    try:
+        endpoint, reference_id = register_reference(
+            client, args.project, args.function_uri, args.model, args.training_set,
+            features=args.features.split(",") if args.features else None, label_column=args.label_column,
+            bins=args.bins, possible_threshold=args.possible_threshold, detected_threshold=args.detected_threshold)
+    finally:
+        client.close()
+    print(f"registered reference {reference_id} for endpoint {endpoint}")
     return 0
 
 
@@ -74,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--config")
     serve.set_defaults(handler=_serve)
+
+    reference = commands.add_parser("reference", help="training-set references for drift")
+    reference_commands = reference.add_subparsers(dest="reference_command", required=True)
+    register = reference_commands.add_parser(
+        "register", help="profile a training set (CSV or Parquet) as an endpoint's reference; "
+                         "a running job picks it up without a restart")
+    register.add_argument("--store")
+    register.add_argument("--config")
+    register.add_argument("--project", required=True)
+    register.add_argument("--function-uri", required=True, help="[project/]function[:tag][@hash], as in the events")
+    register.add_argument("--model", required=True, help="model name[:version], as in the events")
+    register.add_argument("--training-set", required=True, help=".csv or .parquet file, read in batches")
+    register.add_argument("--label-column", help="excluded from the features")
+    register.add_argument("--features", help="comma-separated feature columns, in the order of the model's inputs "
+                                             "(default: every column but the label)")
+    register.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"histogram bins (default {DEFAULT_BINS})")
+    register.add_argument("--possible-threshold", type=float, default=DEFAULT_POSSIBLE_THRESHOLD,
+                          help=f"drift_measure for POSSIBLE_DRIFT (default {DEFAULT_POSSIBLE_THRESHOLD})")
+    register.add_argument("--detected-threshold", type=float, default=DEFAULT_DETECTED_THRESHOLD,
+                          help=f"drift_measure for DRIFT_DETECTED (default {DEFAULT_DETECTED_THRESHOLD})")
+    register.set_defaults(handler=_register_reference)
 
     demo = commands.add_parser("demo", help="simulator + job + proxy on a fresh embedded store")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")

@@ -27,6 +27,10 @@ class Config:
     sink_batch_rows: int = 1000
     sink_flush_seconds: float = 1.0
     dead_letter_max_chars: int = 65536
+    feature_window_seconds: int = 300  # base window of the feature histograms
+    drift_range_seconds: int = 3600  # drift compares this trailing range with the reference
+    feature_sample_every: int = 10  # keep 1 in N feature rows in incoming_features (0: none)
+    reference_refresh_seconds: float = 10.0  # how often the job looks for new references
     retention_days: int = 90
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 8080

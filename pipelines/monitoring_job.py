@@ -1,9 +1,13 @@
-"""The monitoring job: prediction lines -> operational windows and registry -> ClickHouse.
+"""The monitoring job: prediction lines -> metrics, registry, feature histograms, drift -> ClickHouse.
 
 source (spool directory, raw lines)
-  -> parse_prediction_lines (one vectorized Python call per batch of lines)
+  -> parse_prediction_lines (one vectorized Python call per batch of lines: events, plus
+     per-batch partial feature summaries on the reference bins, plus sampled feature rows)
   -> UNNEST the events (Java) -> valid | invalid or late (dead letters)
   -> valid: watermark on event time -> HOP 5m / 1h metrics, TUMBLE(slide) activity
+  -> partials: watermark on their time -> keyed by endpoint -> FeatureWindows (keyed state,
+     event-time timers): window histograms and trailing-range drift when a window closes
+  -> samples -> incoming_features
   -> one (target, JSON row) stream -> collected by this process -> StoreSink batches
 
 Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py``.
@@ -12,6 +16,7 @@ Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import queue
 import sys
@@ -19,15 +24,22 @@ import threading
 import time
 
 import pandas as pd
+from pyflink.common import Row, Types
 from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table, TableResult
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from modelmon import store
 from modelmon.config import Config, load_config
 from modelmon.logs import configure_logging
-from pipelines.store_sink import StoreSink
+from modelmon.reference import ReferenceCache
+from pipelines.store_sink import MANY_TABLES, StoreSink
 from udfs.events import LatenessTracker, parse_lines
+from udfs.feature_windows import drift_rows, histogram_rows
+from udfs.features import FeatureSettings
+from udfs.histograms import FeatureSummary
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,12 @@ PARSED_LINES_TYPE = DataTypes.ROW([
     DataTypes.FIELD("is_error", DataTypes.ARRAY(DataTypes.BOOLEAN())),
     DataTypes.FIELD("status", DataTypes.ARRAY(DataTypes.STRING())),
     DataTypes.FIELD("reason", DataTypes.ARRAY(DataTypes.STRING())),
+    DataTypes.FIELD("partial_project", DataTypes.ARRAY(DataTypes.STRING())),
+    DataTypes.FIELD("partial_endpoint_id", DataTypes.ARRAY(DataTypes.STRING())),
+    DataTypes.FIELD("partial_window_start", DataTypes.ARRAY(DataTypes.BIGINT())),
+    DataTypes.FIELD("partial_time_ms", DataTypes.ARRAY(DataTypes.BIGINT())),
+    DataTypes.FIELD("partial_data", DataTypes.ARRAY(DataTypes.BYTES())),
+    DataTypes.FIELD("samples", DataTypes.STRING()),
 ])
 
 _ENDPOINT_COLUMNS = ("project", "endpoint_id", "function_uri", "model", "version", "model_class", "labels")
@@ -55,15 +73,89 @@ _ENDPOINT_COLUMNS = ("project", "endpoint_id", "function_uri", "model", "version
 class ParsePredictionLines(ScalarFunction):
     """Adapter: a pandas batch of raw lines -> the columns of :func:`udfs.events.parse_lines`."""
 
-    def __init__(self, lateness_ms: int | None):
+    def __init__(self, config: Config, lateness_ms: int | None):
         self.lateness_ms = lateness_ms
+        self.store = config.store
+        self.refresh_seconds = config.reference_refresh_seconds
+        self.window_ms = config.feature_window_seconds * 1000
+        self.sample_every = config.feature_sample_every
         self.tracker: LatenessTracker | None = None
+        self.references: ReferenceCache | None = None
 
     def open(self, function_context: FunctionContext) -> None:
         self.tracker = LatenessTracker(self.lateness_ms)
+        self.references = ReferenceCache(self.store, self.refresh_seconds)
 
     def eval(self, lines: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame(vars(parse_lines(lines, self.tracker)))
+        features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
+        parsed = parse_lines(lines, self.tracker, features)
+        return pd.DataFrame({name: getattr(parsed, name) for name in PARSED_LINES_TYPE.field_names()})
+
+    def close(self) -> None:
+        self.references.close()
+
+
+class FeatureWindows(KeyedProcessFunction):
+    """Adapter: per endpoint, merges partial feature summaries per window in keyed state and,
+    when the watermark closes a window, emits its histograms and the trailing-range drift
+    (:mod:`udfs.feature_windows`). While the trailing range still holds windows, drift is
+    recomputed each time a further base window closes, so a quiet endpoint's drift stays current.
+    """
+
+    def __init__(self, config: Config):
+        self.store = config.store
+        self.refresh_seconds = config.reference_refresh_seconds
+        self.window_ms = config.feature_window_seconds * 1000
+        self.range_ms = config.drift_range_seconds * 1000
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.windows = runtime_context.get_map_state(
+            MapStateDescriptor("feature_windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
+        self.project = runtime_context.get_state(ValueStateDescriptor("project", Types.STRING()))
+        self.fired_through = runtime_context.get_state(ValueStateDescriptor("fired_through", Types.LONG()))
+        self.references = ReferenceCache(self.store, self.refresh_seconds)
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        partial = FeatureSummary.from_bytes(value.data)
+        summaries = self.windows.get(value.window_start) or []
+        same = [i for i, s in enumerate(summaries) if s.reference_id == partial.reference_id]
+        if same:
+            summaries[same[0]] = summaries[same[0]].merge(partial)
+        else:
+            summaries.append(partial)
+        self.windows.put(value.window_start, summaries)
+        self.project.update(value.project)
+        ctx.timer_service().register_event_time_timer(value.window_start + self.window_ms - 1)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        # Timers fire in time order per key, but a registration made in here for a time that
+        # has just fired can fire again (seen in bounded runs: PyFlink passes timer
+        # registrations to Java asynchronously). The repeat would see pruned state: skip it.
+        fired_through = self.fired_through.value()
+        if fired_through is not None and timestamp <= fired_through:
+            return
+        self.fired_through.update(timestamp)
+        end = timestamp + 1
+        endpoint_id, project = ctx.get_current_key(), self.project.value()
+        windows = dict(self.windows.items())
+        closed = windows.get(end - self.window_ms)
+        measures, status = drift_rows(project, endpoint_id, end, self.range_ms, windows,
+                                      self.references.get(endpoint_id))
+        tables = {"drift_measures": measures, "drift_status": [status]}
+        if closed:
+            tables["feature_histograms"] = histogram_rows(
+                project, endpoint_id, end - self.window_ms, self.window_ms, closed,
+                lambda reference_id: self.references.version(endpoint_id, reference_id))
+        yield Row(MANY_TABLES, json.dumps(tables))
+        next_end = end + self.window_ms
+        for window_start in windows:
+            if window_start < next_end - self.range_ms:
+                self.windows.remove(window_start)
+        if any(next_end - self.range_ms <= start < next_end for start in windows):
+            ctx.timer_service().register_event_time_timer(next_end - 1)
+
+    def close(self) -> None:
+        self.references.close()
 
 
 def _quote(text: str) -> str:
@@ -155,40 +247,69 @@ def watermark_expression(config: Config, bounded: bool) -> str:
     return f"event_time - {_interval(config.lateness_seconds)}"
 
 
+def _with_watermark(t_env: StreamTableEnvironment, table: Table, columns: dict[str, DataTypes],
+                    config: Config, bounded: bool) -> Table:
+    """``table`` with ``event_time`` from its ``time_ms`` and the job's watermark.
+
+    The event time only exists after parsing, so the table round-trips through a
+    DataStream (which stays in Java) to declare it.
+    """
+    schema = Schema.new_builder()
+    for name, kind in columns.items():
+        schema.column(name, kind)
+    schema = (schema.column_by_expression("event_time", "TO_TIMESTAMP_LTZ(time_ms, 3)")
+              .watermark("event_time", watermark_expression(config, bounded)).build())
+    return t_env.from_data_stream(t_env.to_data_stream(table), schema)
+
+
 def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> Table:
     """Declare source, transformations and outputs; returns the (target, payload) table."""
     t_env.execute_sql(source_ddl(config, bounded))
     t_env.create_temporary_function("parse_prediction_lines", udf(
-        ParsePredictionLines(None if bounded else config.lateness_seconds * 1000),
+        ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000),
         result_type=PARSED_LINES_TYPE, func_type="pandas"))
-    endpoint = ", ".join(f"q.p.{name} AS {name}" for name in _ENDPOINT_COLUMNS)
+    # Every branch below reads this one parse: a view over the UDF call would be planned
+    # (and the lines parsed) once per branch.
+    parsed = t_env.sql_query(f"""
+        SELECT line, {", ".join(f"p.{f} AS {f}" for f in PARSED_LINES_TYPE.field_names())}
+        FROM (SELECT line, parse_prediction_lines(line) AS p FROM prediction_lines)""")
+    t_env.create_temporary_view("parsed_lines", t_env.from_data_stream(t_env.to_data_stream(parsed)))
+    endpoint = ", ".join(f"q.{name} AS {name}" for name in _ENDPOINT_COLUMNS)
     t_env.create_temporary_view("unnested_events", t_env.sql_query(f"""
         SELECT q.line AS line, e.event_index AS event_index, {endpoint},
-               q.p.time_ms[e.event_index] AS time_ms, q.p.predictions[e.event_index] AS predictions,
-               q.p.latency_us[e.event_index] AS latency_us, q.p.is_error[e.event_index] AS is_error,
-               e.status AS status, q.p.reason[e.event_index] AS reason
-        FROM (SELECT line, parse_prediction_lines(line) AS p FROM prediction_lines) AS q
-        CROSS JOIN UNNEST(q.p.status) WITH ORDINALITY AS e(status, event_index)"""))
+               q.time_ms[e.event_index] AS time_ms, q.predictions[e.event_index] AS predictions,
+               q.latency_us[e.event_index] AS latency_us, q.is_error[e.event_index] AS is_error,
+               e.event_status AS status, q.reason[e.event_index] AS reason
+        FROM parsed_lines AS q CROSS JOIN UNNEST(q.status) WITH ORDINALITY AS e(event_status, event_index)"""))
 
-    # The watermark needs the event time, which only exists after parsing: round-trip the
-    # valid events through a DataStream (stays in Java) to declare it.
     valid = t_env.sql_query(f"""
         SELECT {", ".join(_ENDPOINT_COLUMNS)}, time_ms, predictions,
                CASE WHEN is_error THEN CAST(NULL AS DOUBLE) ELSE CAST(latency_us AS DOUBLE) END AS latency_us,
                is_error
         FROM unnested_events WHERE status = 'ok'""")
-    schema = Schema.new_builder()
-    for name in _ENDPOINT_COLUMNS:
-        schema.column(name, DataTypes.STRING())
-    schema = (schema.column("time_ms", DataTypes.BIGINT()).column("predictions", DataTypes.INT())
-              .column("latency_us", DataTypes.DOUBLE()).column("is_error", DataTypes.BOOLEAN())
-              .column_by_expression("event_time", "TO_TIMESTAMP_LTZ(time_ms, 3)")
-              .watermark("event_time", watermark_expression(config, bounded))
-              .build())
-    t_env.create_temporary_view("prediction_events", t_env.from_data_stream(t_env.to_data_stream(valid), schema))
+    columns = dict.fromkeys(_ENDPOINT_COLUMNS, DataTypes.STRING())
+    columns.update(time_ms=DataTypes.BIGINT(), predictions=DataTypes.INT(), latency_us=DataTypes.DOUBLE(),
+                   is_error=DataTypes.BOOLEAN())
+    t_env.create_temporary_view("prediction_events", _with_watermark(t_env, valid, columns, config, bounded))
+
+    partials = t_env.sql_query("""
+        SELECT q.partial_project[u.i] AS project, u.partial_endpoint AS endpoint_id,
+               q.partial_window_start[u.i] AS window_start, q.partial_time_ms[u.i] AS time_ms,
+               q.partial_data[u.i] AS data
+        FROM parsed_lines AS q CROSS JOIN UNNEST(q.partial_endpoint_id) WITH ORDINALITY AS u(partial_endpoint, i)""")
+    partials = _with_watermark(t_env, partials, {
+        "project": DataTypes.STRING(), "endpoint_id": DataTypes.STRING(), "window_start": DataTypes.BIGINT(),
+        "time_ms": DataTypes.BIGINT(), "data": DataTypes.BYTES()}, config, bounded)
+    feature_outputs = (t_env.to_data_stream(partials)
+                       .key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
+                       .process(FeatureWindows(config), output_type=Types.ROW_NAMED(
+                           ["target", "payload"], [Types.STRING(), Types.STRING()])))
+    t_env.create_temporary_view("feature_outputs", t_env.from_data_stream(feature_outputs))
 
     outputs = [_metrics_query(size, seconds, config.slide_seconds) for size, seconds in WINDOW_SIZES.items()]
-    outputs += [_activity_query(config.slide_seconds), _dead_letters_query(config.dead_letter_max_chars)]
+    outputs += [_activity_query(config.slide_seconds), _dead_letters_query(config.dead_letter_max_chars),
+                "SELECT 'incoming_features' AS target, samples AS payload FROM parsed_lines WHERE samples IS NOT NULL",
+                "SELECT target, payload FROM feature_outputs"]
     return t_env.sql_query("\nUNION ALL\n".join(outputs))
 
 

@@ -1,6 +1,9 @@
 """Writes the job's output rows into ClickHouse in batches.
 
-The job emits one stream of ``(target table, JSON object)`` pairs; this sink buffers them
+The job emits one stream of ``(target table, JSON object or array of objects)`` pairs, or
+``(MANY_TABLES, {table: [objects]})``: each record the job emits costs a few round trips
+to the JVM in the collecting client, so many rows travel in one record where the job
+can group them. This sink buffers the rows
 per table and inserts with an explicit column list when a buffer reaches ``batch_rows`` or
 is ``flush_seconds`` old, so each table gets at most about one insert per second.
 """
@@ -18,6 +21,8 @@ from clickhouse_connect.driver.client import Client
 from modelmon import store
 
 log = logging.getLogger(__name__)
+
+MANY_TABLES = "*"  # the target of a payload that maps table names to arrays of rows
 
 
 def to_datetime(value: Any) -> datetime | None:
@@ -44,6 +49,11 @@ def _labels(value: str | None) -> dict:
     return json.loads(value) if value else {}
 
 
+_FEATURE_WINDOW = {"project": _identity, "endpoint_id": _identity, "feature_name": _identity,
+                   "feature_index": _identity, "reference_id": _identity, "window_start": to_datetime,
+                   "window_end": to_datetime}
+
+
 # Column lists per table, in insert order, with the conversion from the job's JSON value.
 TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "endpoint_metrics": {
@@ -63,6 +73,26 @@ TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "kind": _identity, "project": _identity, "endpoint_id": _identity, "event_key": _identity,
         "event_time": to_datetime, "reason": _identity, "raw": _identity,
     },
+    "feature_histograms": dict(_FEATURE_WINDOW, **{
+        "count": _identity, "invalid_count": _identity, "mean": _identity, "std": _identity, "min": _identity,
+        "max": _identity, "bin_counts": _identity,
+    }),
+    "drift_measures": dict(_FEATURE_WINDOW, **{
+        "live_count": _identity, "tvd": _identity, "hellinger": _identity, "kld": _identity, "psi": _identity,
+        "jsd": _identity, "drift_measure": _identity, "drift_status": _identity, "exceeded": _identity,
+    }),
+    "drift_status": {
+        "project": _identity, "endpoint_id": _identity, "reference_id": _identity, "window_start": to_datetime,
+        "window_end": to_datetime, "feature_names": _identity, "features_count": _identity,
+        "tvd_sum": _identity, "tvd_mean": _identity, "hellinger_sum": _identity, "hellinger_mean": _identity,
+        "kld_sum": _identity, "kld_mean": _identity, "psi_mean": _identity, "jsd_mean": _identity,
+        "drift_measure": _identity, "drift_status": _identity, "possible_threshold": _identity,
+        "detected_threshold": _identity,
+    },
+    "incoming_features": {
+        "project": _identity, "endpoint_id": _identity, "event_time": to_datetime, "row_key": _identity,
+        "features": _identity,
+    },
 }
 
 
@@ -78,11 +108,19 @@ class StoreSink:
         self.rows_written: dict[str, int] = {table: 0 for table in TABLES}
 
     def add(self, target: str, payload: str) -> None:
+        records = json.loads(payload)
+        if target == MANY_TABLES:
+            for table, rows in records.items():
+                self._buffer(table, rows)
+        else:
+            self._buffer(target, records if isinstance(records, list) else [records])
+
+    def _buffer(self, target: str, records: list[dict]) -> None:
         columns = TABLES.get(target)
         if columns is None:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
-        record = json.loads(payload)
-        self.buffers[target].append([convert(record[name]) for name, convert in columns.items()])
+        for record in records:
+            self.buffers[target].append([convert(record[name]) for name, convert in columns.items()])
         self.oldest.setdefault(target, time.monotonic())
         if len(self.buffers[target]) >= self.batch_rows:
             self.flush(target)

@@ -81,3 +81,39 @@ def hop_windows(events: dict[str, np.ndarray], size_ms: int, slide_ms: int) -> d
             "latency_max": float(latency.max()) if latency.size else None,
         }
     return windows
+
+
+def _feature_value(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return np.nan
+    return float(value) if np.isfinite(value) else np.nan
+
+
+def read_feature_rows(spool: Path, width: int) -> dict[str, dict]:
+    """Per endpoint id, the input rows of successful events: ``time_ms`` per row, ``values``
+    (n, width) with NaN for what is not a finite number, and ``row_key`` (sha1 of the line,
+    row number across the line's events)."""
+    rows = defaultdict(lambda: {"time_ms": [], "values": [], "row_key": []})
+    for path in sorted(spool.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            obj = json.loads(line)
+            events = [dict(obj, **dict(zip(obj["headers"], r))) for r in obj["values"]] if "values" in obj else [obj]
+            project, rest = obj["function_uri"].split("/", 1)
+            function, _, tag = rest.partition(":")
+            endpoint = hashlib.sha1(
+                f"{project}_{function}_{tag or 'N/A'}_{obj['model']}_{obj.get('version') or 'latest'}".encode()).hexdigest()
+            line_hash = hashlib.sha1(line.encode()).hexdigest()
+            ordinal = 0
+            for event in events:
+                if event.get("error") is not None:
+                    continue
+                when = int(datetime.fromisoformat(event["when"]).astimezone(timezone.utc).timestamp() * 1000)
+                for row in event["request"]["inputs"]:
+                    cells = row if isinstance(row, list) else []
+                    rows[endpoint]["values"].append([_feature_value(cells[j]) if j < len(cells) else np.nan
+                                                     for j in range(width)])
+                    rows[endpoint]["time_ms"].append(when)
+                    rows[endpoint]["row_key"].append(f"{line_hash}:{ordinal}")
+                    ordinal += 1
+    return {endpoint: {"time_ms": np.array(r["time_ms"]), "values": np.array(r["values"], dtype=float),
+                       "row_key": r["row_key"]} for endpoint, r in rows.items()}
