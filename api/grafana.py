@@ -57,9 +57,10 @@ _LIST_ENDPOINTS_COLUMNS = [
 
 
 def list_endpoints_table(parameters: dict[str, str]) -> dict[str, Any]:
-    """MLRun's columns; accuracy and drift status stay null until they are computed."""
+    """MLRun's columns; accuracy stays null until ground truth exists, drift_status until the
+    endpoint's first drift run."""
     rows = [[e["endpoint_id"], e["function_uri"], e["model"], e["model_class"], _iso(e["first_request"]),
-             _iso(e["last_request"]), None, e["error_count"], None]
+             _iso(e["last_request"]), None, e["error_count"], e["drift_status"]]
             for e in queries.list_endpoints(get_store(), parameters.get("project"))]
     return _table(_LIST_ENDPOINTS_COLUMNS, rows)
 

@@ -21,7 +21,7 @@ def list_endpoints(client: Client, project: str | None = None) -> list[dict[str,
     return _rows(client, """
         SELECT project, endpoint_id, function_uri, model, version, model_class, labels,
                first_request, last_request, requests_count, predictions_count, error_count,
-               invalid_count, late_count
+               invalid_count, late_count, drift_status, drift_measure, drift_window_end, feature_names
         FROM endpoints
         WHERE {project:Nullable(String)} IS NULL OR project = {project:Nullable(String)}
         ORDER BY last_request DESC, endpoint_id""", project=project)
@@ -31,7 +31,7 @@ def latest_metrics(client: Client, window_size: str = "5m") -> list[dict[str, An
     """Per endpoint, its most recent closed window of the given size."""
     return _rows(client, """
         SELECT e.project AS project, e.endpoint_id AS endpoint_id, e.model AS model,
-               m.window_end AS window_end, m.predictions_per_second AS predictions_per_second,
+               e.drift_status AS drift_status, m.window_end AS window_end, m.predictions_per_second AS predictions_per_second,
                m.latency_avg AS latency_avg, m.latency_p95 AS latency_p95, m.error_count AS error_count
         FROM endpoints AS e
         INNER JOIN

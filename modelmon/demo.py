@@ -4,6 +4,10 @@ The embedded store is opened by one process at a time, so the job's sink, the pr
 the live summary all share this one. Traffic starts 30 minutes in the past and is replayed
 at 60x until it catches up with the clock, so windows close within seconds of starting.
 
+Each endpoint gets a reference registered from a training set drawn like its traffic;
+ten minutes (event time) into the traffic, one endpoint's features shift, and with the
+demo's 15-minute drift range its status climbs to DRIFT_DETECTED during the replay.
+
 The file source reads the segments it finds in one scan in no particular order. The
 simulator starts once the job runs, and during the replay each segment spans a minute of
 event time, so the demo allows 150 s of lateness (instead of the default 5 s) to cover the
@@ -24,13 +28,30 @@ from werkzeug.serving import make_server
 from api import create_app, queries
 from modelmon import store
 from modelmon.config import Config
-from modelmon.simulator import TrafficGenerator, default_endpoints, write_segment
+from modelmon.reference import register_reference
+from modelmon.simulator import IRIS_FEATURES, TrafficGenerator, default_endpoints, training_set, write_segment
 from pipelines.monitoring_job import run_monitoring_job
 
 BACKFILL = timedelta(minutes=30)
 CATCH_UP_SPEED = 60
 EVENTS_PER_SECOND = 20.0
 LATENESS_SECONDS = 150
+DRIFT_RANGE_SECONDS = 900
+DRIFTING_MODEL, DRIFT_AFTER, DRIFT_SHIFT = "ada-boost", timedelta(minutes=10), 2.5  # in feature stds
+ENDPOINTS = default_endpoints(3)
+
+
+def _register_references(config: Config, home: Path) -> None:
+    client = store.open_store(config.store, config.retention_days)
+    try:
+        for seed, endpoint in enumerate(ENDPOINTS):
+            path = home / "training" / f"{endpoint.model}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            training_set(IRIS_FEATURES, 10_000, seed).to_parquet(path)
+            project = endpoint.function_uri.split("/")[0]
+            register_reference(client, project, endpoint.function_uri, endpoint.model, path, label_column="label")
+    finally:
+        client.close()
 
 
 def _simulate_until_stopped(spool: Path, stop: threading.Event, job_submitted: threading.Event) -> None:
@@ -38,7 +59,7 @@ def _simulate_until_stopped(spool: Path, stop: threading.Event, job_submitted: t
         if stop.is_set():
             return
     started = datetime.now(timezone.utc)
-    generator = TrafficGenerator(default_endpoints(3), features=4, seed=7,
+    generator = TrafficGenerator(ENDPOINTS, features=len(IRIS_FEATURES), seed=7,
                                  events_per_second=EVENTS_PER_SECOND, start=started - BACKFILL)
     lines = generator.lines()
     sequence = 0
@@ -47,6 +68,8 @@ def _simulate_until_stopped(spool: Path, stop: threading.Event, job_submitted: t
         target = min(now, started - BACKFILL + (now - started) * CATCH_UP_SPEED)
         segment = []
         while generator.clock < target:
+            if generator.clock >= started - BACKFILL + DRIFT_AFTER:
+                generator.shift[DRIFTING_MODEL] = DRIFT_SHIFT
             segment.append(next(lines))
         if segment:
             write_segment(spool, segment, sequence)
@@ -62,25 +85,27 @@ def _summary(config: Config) -> str:
         client.close()
     if not rows:
         return "waiting for the first 5-minute window to close..."
-    lines = [f"{'endpoint':<22}{'window end (UTC)':<22}{'pred/s':>8}{'latency avg':>14}{'p95':>10}{'errors':>8}"]
+    lines = [f"{'endpoint':<22}{'window end (UTC)':<22}{'pred/s':>8}{'latency avg':>14}{'p95':>10}{'errors':>8}"
+             f"  drift"]
     for row in rows:
         avg = f"{row['latency_avg'] / 1000:.1f} ms" if row["latency_avg"] is not None else "-"
         p95 = f"{row['latency_p95'] / 1000:.1f} ms" if row["latency_p95"] is not None else "-"
         lines.append(f"{row['model']:<22}{row['window_end']:%Y-%m-%d %H:%M}{'':<6}"
-                     f"{row['predictions_per_second']:>8.2f}{avg:>14}{p95:>10}{row['error_count']:>8}")
+                     f"{row['predictions_per_second']:>8.2f}{avg:>14}{p95:>10}{row['error_count']:>8}"
+                     f"  {row['drift_status'] or '-'}")
     return "\n".join(lines)
 
 
 def run_demo(config: Config, home: Path, duration: float | None) -> int:
     shutil.rmtree(home, ignore_errors=True)
     config = config.replace(store=f"chdb://{(home / 'store').resolve()}", source=str((home / "spool").resolve()),
-                            lateness_seconds=LATENESS_SECONDS)
+                            lateness_seconds=LATENESS_SECONDS, drift_range_seconds=DRIFT_RANGE_SECONDS)
     Path(config.source).mkdir(parents=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    store.open_store(config.store, config.retention_days).close()
+    _register_references(config, home)
     server = make_server(config.proxy_host, config.proxy_port, create_app({"MODELMON": config}), threaded=True)
     threading.Thread(target=server.serve_forever, name="proxy", daemon=True).start()
     job_submitted = threading.Event()
@@ -99,7 +124,8 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     job_thread = threading.Thread(target=job, name="monitoring-job")
     job_thread.start()
     proxy = f"http://{config.proxy_host}:{server.port}/api/grafana-proxy/model-endpoints"
-    print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live\n"
+    print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live;\n"
+          f"  {DRIFTING_MODEL} drifts {DRIFT_AFTER.seconds // 60} min into the traffic (drift range {DRIFT_RANGE_SECONDS // 60} min)\n"
           f"  spool:  {config.source}\n  store:  {config.store}\n  proxy:  {proxy}  (Grafana SimpleJson)\n"
           f"  try:    curl -s -X POST {proxy}/query -H 'Content-Type: application/json' "
           f"-d '{{\"targets\": [{{\"target\": \"target_endpoint=list_endpoints;project=demo\"}}]}}'\n"

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import pandas as pd
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+FEATURE_MEAN, FEATURE_STD = 5.0, 1.0  # every simulated feature, before any shift
 _CLASSES = ["RandomForestClassifier", "LogisticRegression", "AdaBoostClassifier"]
 
 
@@ -71,7 +73,8 @@ class TrafficGenerator:
     def _event(self, endpoint: SimulatedEndpoint) -> dict:
         rng = self.rng
         rows = int(rng.integers(1, 5))
-        inputs = np.round(rng.normal(5.0 + self.shift.get(endpoint.model, 0.0), 1.0, (rows, self.features)), 3)
+        mean = FEATURE_MEAN + self.shift.get(endpoint.model, 0.0)
+        inputs = np.round(rng.normal(mean, FEATURE_STD, (rows, self.features)), 3)
         # a small jitter keeps events slightly out of order, well inside the allowed lateness
         when = self.clock + timedelta(milliseconds=float(rng.uniform(-500, 0)))
         self.clock += self.step
@@ -101,6 +104,13 @@ class TrafficGenerator:
                 yield dict(base, headers=headers, values=values)
             else:
                 yield dict(base, **self._event(endpoint))
+
+
+def training_set(features: list[str], rows: int, seed: int) -> pd.DataFrame:
+    """A training set from the distribution the generator draws unshifted features from."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(np.round(rng.normal(FEATURE_MEAN, FEATURE_STD, (rows, len(features))), 3), columns=features)
+    return frame.assign(label=rng.integers(0, 3, rows))
 
 
 def write_segment(spool: Path, lines: Iterable[dict | str], sequence: int) -> Path:
