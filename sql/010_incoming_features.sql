@@ -1,6 +1,7 @@
 -- A sample of incoming feature rows (default 1 in 10 per endpoint) for time-series plots.
 -- The sample is chosen by a hash of the line, so a replay samples the same rows; row_key =
--- sha1(raw line) ':' row number in the line. Invalid values are NULL.
+-- sha1(raw line) ':' row number among the rows of the line's successful events. Invalid
+-- values are NULL.
 CREATE TABLE IF NOT EXISTS incoming_features
 (
     project     LowCardinality(String),

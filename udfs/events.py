@@ -296,7 +296,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
             _append_line(out, endpoint, [(None, 0, 0, False, STATUS_INVALID, reason[:500])])
             continue
         events = []
-        ordinal = 0  # feature rows numbered across the line's events
+        ordinal = 0  # input rows numbered across the line's successful events, late ones too
         for row in rows:
             try:
                 if not isinstance(row, dict):
@@ -305,6 +305,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
             except EventError as error:
                 events.append((None, 0, 0, False, STATUS_INVALID, str(error)[:500]))
                 continue
+            first_row, ordinal = ordinal, ordinal + p.predictions
             if tracker.is_late(p.time_ms):
                 reason = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
                 events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
@@ -313,9 +314,8 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
             if collector is not None and not p.is_error:
                 if tracker.lateness_ms is not None:
                     collector.close_through(tracker.max_time_ms - tracker.lateness_ms, line_index)
-                collector.add(line, ordinal, endpoint.project, endpoint.endpoint_id, p.time_ms,
+                collector.add(line, first_row, endpoint.project, endpoint.endpoint_id, p.time_ms,
                               row["request"]["inputs"])
-                ordinal += p.predictions
         if not events:
             events.append((None, 0, 0, False, STATUS_INVALID, "batch has no rows"))
         _append_line(out, endpoint, events)

@@ -131,27 +131,30 @@ class FeatureCollector:
         by_endpoint: dict[str, list[_Group]] = defaultdict(list)
         for key in keys:
             by_endpoint[key[0]].append(self.groups.pop(key))
-        for endpoint_id, groups in by_endpoint.items():
-            self._summarize(endpoint_id, groups, line_index)
+        partials = [p for endpoint_id, groups in by_endpoint.items() for p in self._summarize(endpoint_id, groups)]
+        # In time order, so that within one flush no partial's time can carry the watermark
+        # (which Flink may emit between any two records) past the window of one after it.
+        for time_ms, project, endpoint_id, window_start, data in sorted(partials, key=lambda p: p[0]):
+            self.out.partial_project[line_index].append(project)
+            self.out.partial_endpoint_id[line_index].append(endpoint_id)
+            self.out.partial_window_start[line_index].append(window_start)
+            self.out.partial_time_ms[line_index].append(time_ms)
+            self.out.partial_data[line_index].append(data)
         ends = [g.window_start + self.window_ms for g in self.groups.values()]
         self.earliest_end = min(ends) if ends else None
 
-    def _summarize(self, endpoint_id: str, groups: list[_Group], line_index: int) -> None:
+    def _summarize(self, endpoint_id: str, groups: list[_Group]) -> list[tuple[int, str, str, int, bytes]]:
+        """(time, project, endpoint, window start, encoded summary) per group; samples aside."""
         reference = self.reference_of(endpoint_id)
         rows = [row for g in groups for row in g.rows]
         values = feature_matrix(rows, len(reference.features) if reference else None)
         group_of_row = np.repeat(np.arange(len(groups)), [len(g.rows) for g in groups])
         summaries = summarize(values, group_of_row, len(groups), reference,
                               reference.reference_id if reference else 0)
-        out = self.out
         names = feature_names(reference, values.shape[1])
-        first_row = 0
+        partials, first_row = [], 0
         for group, summary in zip(groups, summaries):
-            out.partial_project[line_index].append(group.project)
-            out.partial_endpoint_id[line_index].append(endpoint_id)
-            out.partial_window_start[line_index].append(group.window_start)
-            out.partial_time_ms[line_index].append(group.latest_ms)
-            out.partial_data[line_index].append(summary.to_bytes())
+            partials.append((group.latest_ms, group.project, endpoint_id, group.window_start, summary.to_bytes()))
             for line, ordinal, time_ms, row in group.samples:
                 sampled = values[first_row + row].tolist()
                 self.samples.append({
@@ -159,3 +162,4 @@ class FeatureCollector:
                     "row_key": f"{hashlib.sha1(line.encode()).hexdigest()}:{ordinal}",
                     "features": {name: (v if math.isfinite(v) else None) for name, v in zip(names, sampled)}})
             first_row += len(group.rows)
+        return partials
