@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -47,3 +48,120 @@ def latest_metrics(client: Client, window_size: str = "5m") -> list[dict[str, An
             GROUP BY project, endpoint_id
         ) AS m ON m.project = e.project AND m.endpoint_id = e.endpoint_id
         ORDER BY e.project, e.model, e.endpoint_id""", window_size=window_size)
+
+
+def list_endpoint_ids(client: Client, project: str) -> list[dict[str, Any]]:
+    """Endpoint ids and models of a project, for a dashboard variable."""
+    return _rows(client, """
+        SELECT endpoint_id, model FROM endpoints WHERE project = {project:String} ORDER BY model, endpoint_id""",
+                 project=project)
+
+
+# Metric names a query may ask for -> (table, window size, column). Columns come from this
+# catalog only, so they can be part of the SQL text; every value is still bound.
+_OPERATIONAL_COLUMNS = ("requests_count", "predictions_count", "predictions_per_second", "error_count",
+                        "latency_avg", "latency_p50", "latency_p95", "latency_p99", "latency_max")
+_DRIFT_COLUMNS = ("drift_measure", "tvd_sum", "tvd_mean", "hellinger_sum", "hellinger_mean", "kld_sum", "kld_mean",
+                  "psi_mean", "jsd_mean")
+METRICS: dict[str, tuple[str, str | None, str]] = {
+    **{f"{column}_{size}": ("endpoint_metrics", size, column) for column in _OPERATIONAL_COLUMNS for size in ("5m", "1h")},
+    "predictions_per_second": ("endpoint_metrics", "5m", "predictions_per_second"),
+    **{column: ("drift_status", None, column) for column in _DRIFT_COLUMNS},
+}
+
+
+def latest_metric_values(client: Client, names: list[str]) -> dict[str, dict[str, Any]]:
+    """endpoint id -> {metric name: its value in the endpoint's latest window}."""
+    values: dict[str, dict[str, Any]] = {}
+    for (table, size), group in _by_source(names).items():
+        columns = ", ".join(f"argMax({METRICS[n][2]}, window_end) AS `{n}`" for n in group)
+        where = "WHERE window_size = {size:String}" if size else ""
+        for row in _rows(client, f"SELECT endpoint_id, {columns} FROM {table} FINAL {where} GROUP BY endpoint_id",
+                         size=size):
+            values.setdefault(row.pop("endpoint_id"), {}).update(row)
+    return values
+
+
+def _by_source(names: list[str]) -> dict[tuple[str, str | None], list[str]]:
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for name in names:
+        table, size, _ = METRICS[name]
+        groups.setdefault((table, size), []).append(name)
+    return groups
+
+
+def metric_series(client: Client, endpoint_id: str, names: list[str], start: datetime, end: datetime,
+                  bucket_ms: int) -> dict[str, list[tuple[Any, int]]]:
+    """Per metric, [(value, epoch ms of window_end)] in [start, end], averaged per bucket."""
+    series: dict[str, list[tuple[Any, int]]] = {}
+    for (table, size), group in _by_source(names).items():
+        columns = ", ".join(f"avg({METRICS[n][2]}) AS `{n}`" for n in group)
+        size_filter = "AND window_size = {size:String}" if size else ""
+        rows = _rows(client, f"""
+            SELECT toUnixTimestamp64Milli(toStartOfInterval(window_end, toIntervalMillisecond({{bucket:UInt64}})))
+                   AS time_ms, {columns}
+            FROM {table} FINAL
+            WHERE endpoint_id = {{endpoint:String}} {size_filter}
+              AND window_end BETWEEN {{start:DateTime64(3, 'UTC')}} AND {{end:DateTime64(3, 'UTC')}}
+            GROUP BY time_ms ORDER BY time_ms""",
+                     endpoint=endpoint_id, size=size, start=start, end=end, bucket=bucket_ms)
+        for name in group:
+            series[name] = [(row[name], row["time_ms"]) for row in rows if row[name] is not None]
+    return series
+
+
+def incoming_feature_series(client: Client, endpoint_id: str, start: datetime, end: datetime,
+                            bucket_ms: int) -> dict[str, list[tuple[float, int]]]:
+    """Per feature, [(value, epoch ms)] of the sampled rows in [start, end], averaged per bucket."""
+    rows = _rows(client, """
+        SELECT feature, toUnixTimestamp64Milli(toStartOfInterval(event_time, toIntervalMillisecond({bucket:UInt64})))
+               AS time_ms, avg(value) AS value
+        FROM incoming_features FINAL
+        ARRAY JOIN mapKeys(features) AS feature, mapValues(features) AS value
+        WHERE endpoint_id = {endpoint:String}
+          AND event_time BETWEEN {start:DateTime64(3, 'UTC')} AND {end:DateTime64(3, 'UTC')}
+        GROUP BY feature, time_ms ORDER BY feature, time_ms""",
+                 endpoint=endpoint_id, start=start, end=end, bucket=bucket_ms)
+    series: dict[str, list[tuple[float, int]]] = {}
+    for row in rows:
+        if row["value"] is not None:
+            series.setdefault(row["feature"], []).append((row["value"], row["time_ms"]))
+    return series
+
+
+def current_reference(client: Client, endpoint_id: str) -> list[dict[str, Any]]:
+    """The newest reference's features, in order (empty without one)."""
+    return _rows(client, """
+        SELECT reference_id, feature_index, feature_name, count, mean, std, min, max, bin_edges, bin_counts,
+               r.possible_threshold AS possible_threshold, r.detected_threshold AS detected_threshold
+        FROM reference_features AS f
+        INNER JOIN reference_endpoints AS r USING (endpoint_id, reference_id)
+        WHERE endpoint_id = {endpoint:String}
+          AND reference_id = (SELECT max(reference_id) FROM reference_endpoints WHERE endpoint_id = {endpoint:String})
+        ORDER BY feature_index""", endpoint=endpoint_id)
+
+
+def feature_actuals(client: Client, endpoint_id: str, start: datetime, end: datetime,
+                    reference_id: int) -> list[dict[str, Any]]:
+    """Per feature, the live statistics of the windows starting in [start, end), and the
+    summed bin counts of those binned on ``reference_id``."""
+    return _rows(client, """
+        SELECT feature_index, any(feature_name) AS name, sum(count) AS value_count,
+               sum(mean * count) / nullIf(value_count, 0) AS value_mean, min(min) AS value_min,
+               max(max) AS value_max, sumForEachIf(bin_counts, reference_id = {reference:UInt64}) AS live_bins
+        FROM feature_histograms FINAL
+        WHERE endpoint_id = {endpoint:String}
+          AND window_start >= {start:DateTime64(3, 'UTC')} AND window_start < {end:DateTime64(3, 'UTC')}
+        GROUP BY feature_index ORDER BY feature_index""",
+                 endpoint=endpoint_id, start=start, end=end, reference=reference_id)
+
+
+def drift_statuses(client: Client, endpoint_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The endpoint's drift status rows ending in [start, end], and the last one before."""
+    return _rows(client, """
+        SELECT toUnixTimestamp64Milli(window_end) AS time_ms, drift_status, drift_measure
+        FROM drift_status FINAL
+        WHERE endpoint_id = {endpoint:String} AND window_end <= {end:DateTime64(3, 'UTC')}
+          AND window_end >= (SELECT coalesce(max(window_end), {start:DateTime64(3, 'UTC')}) FROM drift_status
+                             WHERE endpoint_id = {endpoint:String} AND window_end < {start:DateTime64(3, 'UTC')})
+        ORDER BY window_end""", endpoint=endpoint_id, start=start, end=end)

@@ -15,6 +15,7 @@ from api import create_app
 from modelmon.config import Config
 from modelmon.simulator import format_when, simulate, write_segment
 from pipelines.monitoring_job import run_monitoring_job
+from tests.drift_traffic import run_drift_job
 
 TRAFFIC_EVENTS = 100_000
 TRAFFIC_ENDPOINTS = 10
@@ -60,6 +61,19 @@ def traffic_run(tmp_path_factory) -> JobRun:
 @pytest.fixture
 def traffic_store(traffic_run):
     client = clickhouse_connect.get_client(dsn=traffic_run.config.store)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def drift_run(tmp_path_factory) -> dict:
+    """References for three of four endpoints, traffic shifting halfway, one bounded run."""
+    return run_drift_job(tmp_path_factory.mktemp("drift"))
+
+
+@pytest.fixture
+def drift_store(drift_run):
+    client = clickhouse_connect.get_client(dsn=drift_run["config"].store)
     yield client
     client.close()
 

@@ -4,89 +4,17 @@ number and status checked against numpy/scipy on the same events (tests/expected
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-import clickhouse_connect
 import numpy as np
 import pandas as pd
 import pytest
 
-from modelmon import store
-from modelmon.cli import main as cli_main
-from modelmon.config import Config
-from modelmon.simulator import format_when, write_segment
-from pipelines.monitoring_job import run_monitoring_job
+from tests.drift_traffic import BINS, FEATURES, RANGE_MS, SHIFTS, WINDOW_MS
 from tests.expected import read_feature_rows
 from tests.test_drift import scipy_measures
 from udfs.events import endpoint_id
-
-FEATURES = [f"x{j}" for j in range(5)]
-WINDOW_MS = 300_000
-RANGE_MS = 3_600_000
-BINS = 20
-SHIFTS = {"stable": {}, "partly": {1: 4.0, 3: -4.0}, "fully": {j: 4.0 for j in range(5)}, "unregistered": {}}
-FUNCTION_URI = "drift/serving:v1"
-
-
-def training_set(seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({name: rng.normal(j, 1.0, 20_000) for j, name in enumerate(FEATURES)})
-    return frame.assign(label=rng.integers(0, 2, len(frame)))
-
-
-def traffic(start: datetime, shift_at: datetime, hours: float) -> list[str]:
-    """A line every 2 s per endpoint, 1-3 rows each; some invalid values, short rows, errors."""
-    rng = np.random.default_rng(21)
-    lines = []
-    for step in range(int(hours * 1800)):
-        for model, shifts in SHIFTS.items():
-            when = start + timedelta(seconds=2 * step, milliseconds=int(rng.integers(0, 2000)))
-            rows = rng.normal(np.arange(5.0), 1.0, (int(rng.integers(1, 4)), 5))
-            if when >= shift_at:
-                for j, delta in shifts.items():
-                    rows[:, j] += delta
-            rows = np.round(rows, 4).tolist()
-            if step % 50 == 0:
-                rows[0][2] = ["text", None, True, float("nan")][step // 50 % 4]
-            if step % 97 == 0:
-                rows[-1] = rows[-1][:3]  # a row with fewer values than the reference has features
-            event = {"model": model, "function_uri": FUNCTION_URI, "class": "Test", "when": format_when(when),
-                     "request": {"inputs": rows}}
-            if step % 41 == 0:
-                event["error"] = "boom"  # no prediction: its inputs are not counted
-            else:
-                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000)
-            lines.append(json.dumps(event))
-    return lines
-
-
-@pytest.fixture(scope="module")
-def drift_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("drift")
-    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
-    shift_at = start + timedelta(hours=1)
-    lines = traffic(start, shift_at, hours=2)
-    for segment in range(4):
-        write_segment(root / "spool", lines[segment::4], segment)
-    dsn = f"chdb://{root / 'store'}"
-    store.open_store(dsn).close()
-    references = {}
-    for seed, model in enumerate(["stable", "partly", "fully"]):
-        frame = training_set(seed)
-        path = root / (f"{model}.csv" if model == "partly" else f"{model}.parquet")
-        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path)
-        assert cli_main(["reference", "register", "--store", dsn, "--project", "drift", "--function-uri",
-                         "serving:v1", "--model", model, "--training-set", str(path),
-                         "--label-column", "label"]) == 0
-        references[endpoint_id("drift", "serving", "v1", "", model, "")] = frame
-    config = Config(store=dsn, source=str(root / "spool"))
-    run_monitoring_job(config, bounded=True)
-    client = clickhouse_connect.get_client(dsn=dsn)
-    yield {"client": client, "spool": root / "spool", "references": references, "shift_ms": int(shift_at.timestamp() * 1000)}
-    client.close()
-
 
 def reference_histograms(frame: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
     """(edges, counts with the two empty outer bins) per feature, straight from numpy."""
@@ -125,8 +53,8 @@ def expected_windows(drift_run):
     return windows
 
 
-def test_every_histogram_window_equals_an_independent_count(drift_run, expected_windows):
-    stored = query(drift_run["client"], "SELECT * FROM feature_histograms FINAL")
+def test_every_histogram_window_equals_an_independent_count(drift_run, expected_windows, drift_store):
+    stored = query(drift_store, "SELECT * FROM feature_histograms FINAL")
     assert {(r["endpoint_id"], r["feature_index"], ms(r["window_start"])) for r in stored} == set(expected_windows)
     references = {e: reference_histograms(f) for e, f in drift_run["references"].items()}
     for row in stored:
@@ -154,8 +82,8 @@ def expected_drift(expected_windows, references, endpoint: str, end: int) -> lis
     return result
 
 
-def test_every_drift_number_matches_numpy_and_scipy(drift_run, expected_windows):
-    client, references = drift_run["client"], {e: reference_histograms(f) for e, f in drift_run["references"].items()}
+def test_every_drift_number_matches_numpy_and_scipy(drift_run, expected_windows, drift_store):
+    client, references = drift_store, {e: reference_histograms(f) for e, f in drift_run["references"].items()}
     starts = {(e, start) for e, _, start in expected_windows}
     ends = {(e, start + WINDOW_MS + k * WINDOW_MS) for e, start in starts for k in range(RANGE_MS // WINDOW_MS)}
     status_rows = query(client, "SELECT * FROM drift_status FINAL")
@@ -186,9 +114,9 @@ def test_every_drift_number_matches_numpy_and_scipy(drift_run, expected_windows)
         assert status["feature_names"] == FEATURES and status["features_count"] == len(FEATURES)
 
 
-def test_the_shifted_features_and_only_those_cross_the_thresholds(drift_run):
+def test_the_shifted_features_and_only_those_cross_the_thresholds(drift_run, drift_store):
     shift = drift_run["shift_ms"]
-    rows = query(drift_run["client"], "SELECT * FROM drift_measures FINAL")
+    rows = query(drift_store, "SELECT * FROM drift_measures FINAL")
     model_of = {endpoint_id("drift", "serving", "v1", "", m, ""): m for m in SHIFTS}
     before = after = 0
     for row in rows:
@@ -202,7 +130,7 @@ def test_the_shifted_features_and_only_those_cross_the_thresholds(drift_run):
             after += 1
     assert before > 100 and after > 20
     status = {(model_of[r["endpoint_id"]], ms(r["window_start"]) >= shift): r["drift_status"]
-              for r in query(drift_run["client"], "SELECT * FROM drift_status FINAL")
+              for r in query(drift_store, "SELECT * FROM drift_status FINAL")
               if ms(r["window_end"]) <= shift or ms(r["window_start"]) >= shift}
     assert status == {("stable", False): "NO_DRIFT", ("stable", True): "NO_DRIFT",
                       ("partly", False): "NO_DRIFT", ("partly", True): "NO_DRIFT",  # 2 of 5 features
@@ -210,17 +138,17 @@ def test_the_shifted_features_and_only_those_cross_the_thresholds(drift_run):
                       ("unregistered", False): "NO_REFERENCE", ("unregistered", True): "NO_REFERENCE"}
 
 
-def test_the_registry_shows_the_latest_drift_status_and_feature_names(drift_run):
-    rows = {r["model"]: r for r in query(drift_run["client"],
+def test_the_registry_shows_the_latest_drift_status_and_feature_names(drift_run, drift_store):
+    rows = {r["model"]: r for r in query(drift_store,
                                          "SELECT model, drift_status, feature_names FROM endpoints")}
     assert {m: (r["drift_status"], r["feature_names"]) for m, r in rows.items()} == {
         "stable": ("NO_DRIFT", FEATURES), "partly": ("NO_DRIFT", FEATURES), "fully": ("DRIFT_DETECTED", FEATURES),
         "unregistered": ("NO_REFERENCE", ["f0", "f1", "f2", "f3", "f4"])}
 
 
-def test_sampled_incoming_rows_are_real_rows_about_one_in_ten(drift_run):
+def test_sampled_incoming_rows_are_real_rows_about_one_in_ten(drift_run, drift_store):
     expected = read_feature_rows(drift_run["spool"], len(FEATURES))
-    stored = query(drift_run["client"], "SELECT endpoint_id, event_time, row_key, features FROM incoming_features FINAL")
+    stored = query(drift_store, "SELECT endpoint_id, event_time, row_key, features FROM incoming_features FINAL")
     for endpoint, rows in expected.items():
         by_key = {key: (t, values) for key, t, values in zip(rows["row_key"], rows["time_ms"], rows["values"])}
         sampled = [r for r in stored if r["endpoint_id"] == endpoint]

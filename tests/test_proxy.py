@@ -60,7 +60,8 @@ def test_list_endpoints_without_a_project_lists_all(client, traffic_store):
     ({"targets": ["x"]}, "each target must be an object with a 'target' string"),
     ({"targets": [{"target": ""}]}, "a target must be a non-empty 'key=value;key=value' string"),
     ({"targets": [{"target": "project=demo"}]}, "the target names no target_endpoint"),
-    ({"targets": [{"target": "target_endpoint=nope"}]}, "unknown query target_endpoint 'nope'; known: list_endpoints"),
+    ({"targets": [{"target": "target_endpoint=nope"}]}, "unknown query target_endpoint 'nope'; known: "
+     "incoming_features, individual_feature_analysis, list_endpoints, metrics, overall_feature_analysis"),
     ({"targets": [{"target": "target_endpoint=list_endpoints;oops"}]}, "target part 'oops' is not key=value"),
 ])
 def test_bad_queries_get_a_json_400_naming_the_problem(client, body, message):
