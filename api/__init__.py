@@ -1,4 +1,4 @@
-"""The Flask proxy: Grafana SimpleJson (MLRun-compatible) over the ClickHouse store."""
+"""The Flask proxy: Grafana SimpleJson and a REST API (MLRun-compatible) over the ClickHouse store."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(app.config["MODELMON"], Config):
         app.config["MODELMON"] = load_config()
 
-    from api import db, errors, grafana
+    from api import db, errors, grafana, rest
 
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(grafana.bp)
+    app.register_blueprint(rest.bp)
     return app

@@ -47,8 +47,16 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset (the store's times are UTC; a bare time would be read
+    as the browser's local time).
+
+    >>> iso_utc(datetime(2026, 1, 1, 12, 30))
+    '2026-01-01T12:30:00+00:00'
+    """
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def _table(columns: list[tuple[str, str]], rows: list[list[Any]]) -> dict[str, Any]:
@@ -133,8 +141,8 @@ def list_endpoints_table(parameters: dict[str, str], _span: QueryRange) -> list[
     metrics = _metric_names(parameters, required=False)
     store = get_store()
     latest = queries.latest_metric_values(store, metrics) if metrics else {}
-    rows = [[e["endpoint_id"], e["function_uri"], e["model"], e["model_class"], _iso(e["first_request"]),
-             _iso(e["last_request"]), None, e["error_count"], e["drift_status"]]
+    rows = [[e["endpoint_id"], e["function_uri"], e["model"], e["model_class"], iso_utc(e["first_request"]),
+             iso_utc(e["last_request"]), None, e["error_count"], e["drift_status"]]
             + [latest.get(e["endpoint_id"], {}).get(name) for name in metrics]
             for e in queries.list_endpoints(store, parameters.get("project"))]
     return [_table(_LIST_ENDPOINTS_COLUMNS + [(name, "number") for name in metrics], rows)]

@@ -165,3 +165,28 @@ def drift_statuses(client: Client, endpoint_id: str, start: datetime, end: datet
           AND window_end >= (SELECT coalesce(max(window_end), {start:DateTime64(3, 'UTC')}) FROM drift_status
                              WHERE endpoint_id = {endpoint:String} AND window_end < {start:DateTime64(3, 'UTC')})
         ORDER BY window_end""", endpoint=endpoint_id, start=start, end=end)
+
+
+def find_endpoints(client: Client, project: str, endpoint_id: str | None = None, model: str | None = None,
+                   function: str | None = None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Registry rows of a project, filtered (labels: every key=value must match)."""
+    label_filters, parameters = [], {}
+    for i, (key, value) in enumerate(sorted((labels or {}).items())):
+        label_filters.append(f"AND labels[{{label_key_{i}:String}}] = {{label_value_{i}:String}}")
+        parameters[f"label_key_{i}"], parameters[f"label_value_{i}"] = key, value
+    return _rows(client, f"""
+        SELECT e.*, r.possible_threshold AS possible_threshold, r.detected_threshold AS detected_threshold
+        FROM endpoints AS e
+        LEFT JOIN
+        (
+            SELECT endpoint_id, toNullable(argMax(possible_threshold, reference_id)) AS possible_threshold,
+                   toNullable(argMax(detected_threshold, reference_id)) AS detected_threshold
+            FROM reference_endpoints GROUP BY endpoint_id
+        ) AS r ON r.endpoint_id = e.endpoint_id
+        WHERE e.project = {{project:String}}
+          AND ({{endpoint:Nullable(String)}} IS NULL OR e.endpoint_id = {{endpoint:Nullable(String)}})
+          AND ({{model:Nullable(String)}} IS NULL OR e.model = {{model:Nullable(String)}})
+          AND ({{function:Nullable(String)}} IS NULL OR e.function_uri = {{function:Nullable(String)}})
+          {" ".join(label_filters)}
+        ORDER BY e.model, e.endpoint_id""",
+                 project=project, endpoint=endpoint_id, model=model, function=function, **parameters)

@@ -43,7 +43,7 @@ def test_list_endpoints_has_mlruns_columns_and_the_stores_values(client, traffic
     for endpoint_id, function, model, model_class, first, last, accuracy, errors, drift in table["rows"]:
         want = expected[endpoint_id]
         assert (function, model, model_class, errors) == (want[0], want[1], want[2], want[5])
-        assert (first, last) == (want[3].isoformat(), want[4].isoformat())
+        assert (first, last) == (want[3].isoformat() + "+00:00", want[4].isoformat() + "+00:00")
         assert accuracy is None  # never a made-up number
         assert drift == "NO_REFERENCE"  # the simulated endpoints have no registered training set
 
