@@ -34,9 +34,14 @@ def _simulate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from api import create_app
 
+    from api.auth import listen_host
+
     config = load_config(args.config, store=args.store, proxy_host=args.host, proxy_port=args.port)
+    host, warning = listen_host(config)
+    if warning:
+        print(f"modelmon serve: {warning}", file=sys.stderr)
     app = create_app({"MODELMON": config})
-    app.run(host=config.proxy_host, port=config.proxy_port, threaded=True)
+    app.run(host=host, port=config.proxy_port, threaded=True)
     return 0
 
 

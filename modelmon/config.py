@@ -34,6 +34,10 @@ class Config:
     retention_days: int = 90
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 8080
+    api_tokens: str = ""  # comma-separated; when set, every proxy route but the health check needs one
+
+    def tokens(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

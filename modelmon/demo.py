@@ -26,6 +26,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from api import create_app, queries
+from api.auth import listen_host
 from modelmon import store
 from modelmon.config import Config
 from modelmon.reference import register_reference
@@ -106,7 +107,10 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     _register_references(config, home)
-    server = make_server(config.proxy_host, config.proxy_port, create_app({"MODELMON": config}), threaded=True)
+    host, warning = listen_host(config)
+    if warning:
+        print(f"modelmon demo: {warning}", flush=True)
+    server = make_server(host, config.proxy_port, create_app({"MODELMON": config}), threaded=True)
     threading.Thread(target=server.serve_forever, name="proxy", daemon=True).start()
     job_submitted = threading.Event()
     simulator = threading.Thread(target=_simulate_until_stopped, args=(Path(config.source), stop, job_submitted),
@@ -123,7 +127,7 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
 
     job_thread = threading.Thread(target=job, name="monitoring-job")
     job_thread.start()
-    proxy = f"http://{config.proxy_host}:{server.port}/api/grafana-proxy/model-endpoints"
+    proxy = f"http://{host}:{server.port}/api/grafana-proxy/model-endpoints"
     print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live;\n"
           f"  {DRIFTING_MODEL} drifts {DRIFT_AFTER.seconds // 60} min into the traffic (drift range {DRIFT_RANGE_SECONDS // 60} min)\n"
           f"  spool:  {config.source}\n  store:  {config.store}\n  proxy:  {proxy}  (Grafana SimpleJson)\n"
