@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DURATION ?=
 
-.PHONY: demo test java clean
+.PHONY: demo test java chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -23,10 +23,18 @@ java:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless; \
 	fi
 
+# The status-page test drives headless Chromium; install Debian's when none is there.
+chromium:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	  echo "chromium not found: installing Debian's chromium for the browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
 demo: $(STAMP) java
 	$(VENV)/bin/modelmon demo $(if $(DURATION),--duration $(DURATION))
 
-test: $(STAMP) java
+test: $(STAMP) java chromium
 	$(PYTHON) -m pytest -q
 
 clean:

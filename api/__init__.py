@@ -21,11 +21,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(app.config["MODELMON"], Config):
         app.config["MODELMON"] = load_config()
 
-    from api import auth, db, errors, grafana, rest
+    from api import auth, db, errors, grafana, rest, status
 
     db.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(grafana.bp)
     app.register_blueprint(rest.bp)
+    app.register_blueprint(status.bp)
     return app
