@@ -129,3 +129,16 @@ def get_model_endpoint(project: str, endpoint_id: str):
                 drift[f"{name}_mean"] = analysis.overall.means[name]
         endpoint["status"]["drift_measures"] = drift
     return jsonify(endpoint)
+
+
+@bp.get("/<endpoint_id>/features")
+def feature_analysis_rows(project: str, endpoint_id: str):
+    """Per feature, expected (reference) against actual (live, windows starting in [start,
+    end)) statistics and drift, as a plain list (for table panels such as Infinity's)."""
+    start, end = _time_range()
+    if not queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id):
+        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
+    analysis = analyze_features(get_store(), endpoint_id, start, end)
+    keep = ("feature_name", "actual_count", "actual_min", "actual_mean", "actual_max", "expected_count",
+            "expected_min", "expected_mean", "expected_max", "tvd", "hellinger", "kld", "psi", "jsd")
+    return jsonify([{name: f[name] for name in keep} for f in analysis.features])

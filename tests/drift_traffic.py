@@ -32,7 +32,8 @@ def training_set(seed: int) -> pd.DataFrame:
 
 
 def traffic(start: datetime, shift_at: datetime, hours: float) -> list[str]:
-    """A line every 2 s per endpoint, 1-3 rows each; some invalid values, short rows, errors."""
+    """A line every 2 s per endpoint, 1-3 rows each; some invalid values, short rows, error
+    events, and a few invalid events (a string latency)."""
     rng = np.random.default_rng(21)
     lines = []
     for step in range(int(hours * 1800)):
@@ -52,7 +53,7 @@ def traffic(start: datetime, shift_at: datetime, hours: float) -> list[str]:
             if step % 41 == 0:
                 event["error"] = "boom"  # no prediction: its inputs are not counted
             else:
-                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000)
+                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000 if step % 500 != 7 else "slow")
             lines.append(json.dumps(event))
     return lines
 

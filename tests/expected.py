@@ -105,8 +105,8 @@ def read_feature_rows(spool: Path, width: int) -> dict[str, dict]:
             line_hash = hashlib.sha1(line.encode()).hexdigest()
             ordinal = 0
             for event in events:
-                if event.get("error") is not None:
-                    continue
+                if event.get("error") is not None or not isinstance(event.get("microsec"), (int, float)):
+                    continue  # no prediction, or an invalid event
                 when = int(datetime.fromisoformat(event["when"]).astimezone(timezone.utc).timestamp() * 1000)
                 for row in event["request"]["inputs"]:
                     cells = row if isinstance(row, list) else []

@@ -265,6 +265,14 @@ def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple
     out.reason.append([e[5] for e in events])
 
 
+def _time_if_readable(row: object) -> int | None:
+    """An invalid event's own time, when it has one, so its dead letter sits at that time."""
+    try:
+        return parse_when(row.get("when")) if isinstance(row, dict) else None
+    except EventError:
+        return None
+
+
 def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                 features: FeatureSettings | None = None) -> ParsedLines:
     """Parse a batch of raw lines into columns; never raises for bad input.
@@ -303,7 +311,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                     raise EventError(f"a batch row must be a list, got {type(row).__name__}")
                 p = parse_prediction(row)
             except EventError as error:
-                events.append((None, 0, 0, False, STATUS_INVALID, str(error)[:500]))
+                events.append((_time_if_readable(row), 0, 0, False, STATUS_INVALID, str(error)[:500]))
                 continue
             first_row, ordinal = ordinal, ordinal + p.predictions
             if tracker.is_late(p.time_ms):
