@@ -32,7 +32,8 @@ def latest_metrics(client: Client, window_size: str = "5m") -> list[dict[str, An
     """Per endpoint, its most recent closed window of the given size."""
     return _rows(client, """
         SELECT e.project AS project, e.endpoint_id AS endpoint_id, e.model AS model,
-               e.drift_status AS drift_status, m.window_end AS window_end, m.predictions_per_second AS predictions_per_second,
+               e.drift_status AS drift_status, m.window_end AS window_end,
+               m.predictions_per_second AS predictions_per_second,
                m.latency_avg AS latency_avg, m.latency_p95 AS latency_p95, m.error_count AS error_count
         FROM endpoints AS e
         INNER JOIN
@@ -64,7 +65,8 @@ _OPERATIONAL_COLUMNS = ("requests_count", "predictions_count", "predictions_per_
 _DRIFT_COLUMNS = ("drift_measure", "tvd_sum", "tvd_mean", "hellinger_sum", "hellinger_mean", "kld_sum", "kld_mean",
                   "psi_mean", "jsd_mean")
 METRICS: dict[str, tuple[str, str | None, str]] = {
-    **{f"{column}_{size}": ("endpoint_metrics", size, column) for column in _OPERATIONAL_COLUMNS for size in ("5m", "1h")},
+    **{f"{column}_{size}": ("endpoint_metrics", size, column)
+       for column in _OPERATIONAL_COLUMNS for size in ("5m", "1h")},
     "predictions_per_second": ("endpoint_metrics", "5m", "predictions_per_second"),
     **{column: ("drift_status", None, column) for column in _DRIFT_COLUMNS},
 }

@@ -129,7 +129,8 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     job_thread.start()
     proxy = f"http://{host}:{server.port}/api/grafana-proxy/model-endpoints"
     print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live;\n"
-          f"  {DRIFTING_MODEL} drifts {DRIFT_AFTER.seconds // 60} min into the traffic (drift range {DRIFT_RANGE_SECONDS // 60} min)\n"
+          f"  {DRIFTING_MODEL} drifts {DRIFT_AFTER.seconds // 60} min into the traffic "
+          f"(drift range {DRIFT_RANGE_SECONDS // 60} min)\n"
           f"  spool:  {config.source}\n  store:  {config.store}\n  proxy:  {proxy}  (Grafana SimpleJson)\n"
           f"  try:    curl -s -X POST {proxy}/query -H 'Content-Type: application/json' "
           f"-d '{{\"targets\": [{{\"target\": \"target_endpoint=list_endpoints;project=demo\"}}]}}'\n"

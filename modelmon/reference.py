@@ -46,7 +46,9 @@ def _batches(path: Path, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
 def _schema(path: Path) -> pa.Schema:
     if path.suffix.lower() in (".parquet", ".pq"):
         return pq.read_schema(path)
-    return next(_batches(path, None)).schema
+    if path.suffix.lower() in (".csv", ".txt"):
+        return pyarrow.csv.open_csv(path).schema
+    raise ValueError(f"training set {path} must be .csv or .parquet")
 
 
 def _is_numeric(kind: pa.DataType) -> bool:
@@ -105,7 +107,8 @@ def profile_training_set(path: str | Path, features: list[str] | None = None, la
         raise ValueError(f"feature(s) {empty} have no numeric value in {path}")
 
     edges = [bin_edges(float(lo), float(hi), bins) for lo, hi in zip(stats.minimum, stats.maximum)]
-    binning = Reference(0, tuple(FeatureReference(n, e, np.zeros(bins, dtype=np.int64)) for n, e in zip(numeric, edges)),
+    binning = Reference(0, tuple(FeatureReference(n, e, np.zeros(bins, dtype=np.int64))
+                                 for n, e in zip(numeric, edges)),
                         DEFAULT_POSSIBLE_THRESHOLD, DEFAULT_DETECTED_THRESHOLD)
     counts = np.zeros((len(numeric), bins + 2), dtype=np.int64)
     for batch in _batches(path, numeric):

@@ -100,8 +100,8 @@ def read_feature_rows(spool: Path, width: int) -> dict[str, dict]:
             events = [dict(obj, **dict(zip(obj["headers"], r))) for r in obj["values"]] if "values" in obj else [obj]
             project, rest = obj["function_uri"].split("/", 1)
             function, _, tag = rest.partition(":")
-            endpoint = hashlib.sha1(
-                f"{project}_{function}_{tag or 'N/A'}_{obj['model']}_{obj.get('version') or 'latest'}".encode()).hexdigest()
+            key = f"{project}_{function}_{tag or 'N/A'}_{obj['model']}_{obj.get('version') or 'latest'}"
+            endpoint = hashlib.sha1(key.encode()).hexdigest()
             line_hash = hashlib.sha1(line.encode()).hexdigest()
             ordinal = 0
             for event in events:

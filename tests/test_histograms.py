@@ -10,7 +10,7 @@ import pytest
 
 from modelmon.reference import profile_training_set
 from udfs.events import LatenessTracker, parse_lines
-from udfs.features import FeatureColumns, FeatureCollector, FeatureSettings
+from udfs.features import FeatureSettings
 from udfs.histograms import FeatureReference, FeatureSummary, Reference, bin_edges, feature_matrix, summarize
 
 
