@@ -87,7 +87,7 @@ class TrafficGenerator:
                              "outputs": rng.integers(0, 3, rows).tolist()}
             # lognormal around 20 ms, with a tail past one second
             event["microsec"] = int(rng.lognormal(np.log(20_000), 0.8))
-            event["metrics"] = {}
+            event["metrics"] = {"confidence": round(float(rng.uniform(0.5, 1.0)), 4), "input_rows": rows}
         return event
 
     def lines(self) -> Iterator[dict]:

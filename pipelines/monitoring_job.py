@@ -5,6 +5,7 @@ source (spool directory, raw lines)
      per-batch partial feature summaries on the reference bins, plus sampled feature rows)
   -> UNNEST the events (Java) -> valid | invalid or late (dead letters)
   -> valid: watermark on event time -> HOP 5m / 1h metrics, TUMBLE(slide) activity
+  -> custom metrics of valid events: watermark -> TUMBLE(slide) count, sum, mean, min, max
   -> partials: watermark on their time -> keyed by endpoint -> FeatureWindows (keyed state,
      event-time timers): window histograms and trailing-range drift when a window closes
   -> samples -> incoming_features
@@ -59,6 +60,9 @@ PARSED_LINES_TYPE = DataTypes.ROW([
     DataTypes.FIELD("is_error", DataTypes.ARRAY(DataTypes.BOOLEAN())),
     DataTypes.FIELD("status", DataTypes.ARRAY(DataTypes.STRING())),
     DataTypes.FIELD("reason", DataTypes.ARRAY(DataTypes.STRING())),
+    DataTypes.FIELD("metric_event", DataTypes.ARRAY(DataTypes.INT())),
+    DataTypes.FIELD("metric_name", DataTypes.ARRAY(DataTypes.STRING())),
+    DataTypes.FIELD("metric_value", DataTypes.ARRAY(DataTypes.DOUBLE())),
     DataTypes.FIELD("partial_project", DataTypes.ARRAY(DataTypes.STRING())),
     DataTypes.FIELD("partial_endpoint_id", DataTypes.ARRAY(DataTypes.STRING())),
     DataTypes.FIELD("partial_window_start", DataTypes.ARRAY(DataTypes.BIGINT())),
@@ -223,6 +227,17 @@ def _activity_query(slide_seconds: int) -> str:
     GROUP BY project, endpoint_id, window_start, window_end"""
 
 
+def _custom_metrics_query(slide_seconds: int) -> str:
+    return f"""
+    SELECT 'custom_metrics' AS target, JSON_OBJECT(
+        KEY 'project' VALUE project, KEY 'endpoint_id' VALUE endpoint_id, KEY 'metric_name' VALUE metric_name,
+        KEY 'window_start' VALUE window_start, KEY 'window_end' VALUE window_end,
+        KEY 'values_count' VALUE COUNT(*), KEY 'sum' VALUE SUM(metric_value), KEY 'mean' VALUE AVG(metric_value),
+        KEY 'min' VALUE MIN(metric_value), KEY 'max' VALUE MAX(metric_value)) AS payload
+    FROM TABLE(TUMBLE(TABLE custom_metric_values, DESCRIPTOR(event_time), {_interval(slide_seconds)}))
+    GROUP BY project, endpoint_id, metric_name, window_start, window_end"""
+
+
 def _dead_letters_query(max_chars: int) -> str:
     return f"""
     SELECT 'invalid_events' AS target, JSON_OBJECT(
@@ -292,6 +307,14 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> T
                    is_error=DataTypes.BOOLEAN())
     t_env.create_temporary_view("prediction_events", _with_watermark(t_env, valid, columns, config, bounded))
 
+    custom = t_env.sql_query("""
+        SELECT q.project AS project, q.endpoint_id AS endpoint_id, m.metric AS metric_name,
+               q.metric_value[m.i] AS metric_value, q.time_ms[q.metric_event[m.i]] AS time_ms
+        FROM parsed_lines AS q CROSS JOIN UNNEST(q.metric_name) WITH ORDINALITY AS m(metric, i)""")
+    t_env.create_temporary_view("custom_metric_values", _with_watermark(t_env, custom, {
+        "project": DataTypes.STRING(), "endpoint_id": DataTypes.STRING(), "metric_name": DataTypes.STRING(),
+        "metric_value": DataTypes.DOUBLE(), "time_ms": DataTypes.BIGINT()}, config, bounded))
+
     partials = t_env.sql_query("""
         SELECT q.partial_project[u.i] AS project, u.partial_endpoint AS endpoint_id,
                q.partial_window_start[u.i] AS window_start, q.partial_time_ms[u.i] AS time_ms,
@@ -307,7 +330,8 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> T
     t_env.create_temporary_view("feature_outputs", t_env.from_data_stream(feature_outputs))
 
     outputs = [_metrics_query(size, seconds, config.slide_seconds) for size, seconds in WINDOW_SIZES.items()]
-    outputs += [_activity_query(config.slide_seconds), _dead_letters_query(config.dead_letter_max_chars),
+    outputs += [_activity_query(config.slide_seconds), _custom_metrics_query(config.slide_seconds),
+                _dead_letters_query(config.dead_letter_max_chars),
                 "SELECT 'incoming_features' AS target, samples AS payload FROM parsed_lines WHERE samples IS NOT NULL",
                 "SELECT target, payload FROM feature_outputs"]
     return t_env.sql_query("\nUNION ALL\n".join(outputs))

@@ -89,6 +89,11 @@ TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "drift_measure": _identity, "drift_status": _identity, "possible_threshold": _identity,
         "detected_threshold": _identity,
     },
+    "custom_metrics": {
+        "project": _identity, "endpoint_id": _identity, "metric_name": _identity, "window_start": to_datetime,
+        "window_end": to_datetime, "values_count": _identity, "sum": _identity, "mean": _identity,
+        "min": _identity, "max": _identity,
+    },
     "incoming_features": {
         "project": _identity, "endpoint_id": _identity, "event_time": to_datetime, "row_key": _identity,
         "features": _identity,

@@ -53,7 +53,8 @@ def traffic(start: datetime, shift_at: datetime, hours: float) -> list[str]:
             if step % 41 == 0:
                 event["error"] = "boom"  # no prediction: its inputs are not counted
             else:
-                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000 if step % 500 != 7 else "slow")
+                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000 if step % 500 != 7 else "slow",
+                             metrics={"confidence": round(1 - step / 10_000, 4)})
             lines.append(json.dumps(event))
     return lines
 

@@ -34,9 +34,9 @@ def _events_of(line: str):
         time_ms = int(when.timestamp() * 1000)
         n = len(row["request"]["inputs"])
         if "error" in row and row["error"] is not None:
-            yield endpoint, time_ms, 0, None, True
+            yield endpoint, time_ms, 0, None, True, {}
         elif isinstance(row.get("microsec"), (int, float)) and len(row["resp"]["outputs"]) == n:
-            yield endpoint, time_ms, n, float(row["microsec"]), False
+            yield endpoint, time_ms, n, float(row["microsec"]), False, row.get("metrics") or {}
 
 
 def read_spool(spool: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -44,7 +44,7 @@ def read_spool(spool: Path) -> dict[str, dict[str, np.ndarray]]:
     columns = defaultdict(lambda: defaultdict(list))
     for path in sorted(spool.glob("*.jsonl")):
         for line in path.read_text().splitlines():
-            for endpoint, time_ms, n, latency, is_error in _events_of(line):
+            for endpoint, time_ms, n, latency, is_error, _ in _events_of(line):
                 e = columns[endpoint]
                 e["time_ms"].append(time_ms)
                 e["predictions"].append(n)
@@ -55,6 +55,20 @@ def read_spool(spool: Path) -> dict[str, dict[str, np.ndarray]]:
         order = np.argsort(e["time_ms"], kind="stable")
         result[endpoint] = {k: np.asarray(v)[order] for k, v in e.items()}
     return result
+
+
+def custom_metric_windows(spool: Path, window_ms: int) -> dict[tuple[str, str, int], dict]:
+    """(endpoint, metric, tumbling window start) -> count, sum, mean, min, max of the numeric
+    custom metrics of valid successful events."""
+    values = defaultdict(list)
+    for path in sorted(spool.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            for endpoint, time_ms, _, _, is_error, metrics in _events_of(line):
+                for name, value in metrics.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        values[(endpoint, name, time_ms - time_ms % window_ms)].append(float(value))
+    return {key: {"values_count": len(v), "sum": float(np.sum(v)), "mean": float(np.mean(v)),
+                  "min": min(v), "max": max(v)} for key, v in values.items()}
 
 
 def hop_windows(events: dict[str, np.ndarray], size_ms: int, slide_ms: int) -> dict[int, dict]:

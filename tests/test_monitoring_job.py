@@ -9,7 +9,7 @@ import clickhouse_connect
 import pytest
 
 from tests.conftest import TRAFFIC_ENDPOINTS, run_bounded
-from tests.expected import hop_windows, read_spool
+from tests.expected import custom_metric_windows, hop_windows, read_spool
 from modelmon.simulator import simulate
 
 WINDOWS = {"5m": 300_000, "1h": 3_600_000}
@@ -47,6 +47,17 @@ def test_every_window_matches_an_independent_computation(traffic_run, traffic_st
         assert got["latency_max"] == want["latency_max"], key
         for name in ("latency_p50", "latency_p95", "latency_p99"):
             assert math.isclose(got[name], want[name], rel_tol=0.02), (key, name, got[name], want[name])
+
+
+def test_custom_metrics_per_slide_match_an_independent_computation(traffic_run, traffic_store):
+    expected = custom_metric_windows(traffic_run.spool, 60_000)
+    result = traffic_store.query("SELECT endpoint_id, metric_name, toUnixTimestamp64Milli(window_start), values_count, "
+                                 "sum, mean, min, max FROM custom_metrics FINAL")
+    stored = {(r[0], r[1], r[2]): dict(zip(["values_count", "sum", "mean", "min", "max"], r[3:]))
+              for r in result.result_rows}
+    assert stored.keys() == expected.keys() and {k[1] for k in stored} == {"confidence", "input_rows"}
+    for key, want in expected.items():
+        assert stored[key] == {name: pytest.approx(value, rel=1e-12) for name, value in want.items()}, key
 
 
 def test_latency_of_a_second_and_more_is_kept_whole(traffic_store):

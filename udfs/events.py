@@ -223,6 +223,10 @@ class ParsedLines(FeatureColumns):
     is_error: list[list[bool]] = field(default_factory=list)
     status: list[list[str]] = field(default_factory=list)
     reason: list[list[str | None]] = field(default_factory=list)
+    # custom metrics of the line's valid successful events: event number (1-based), name, value
+    metric_event: list[list[int]] = field(default_factory=list)
+    metric_name: list[list[str]] = field(default_factory=list)
+    metric_value: list[list[float]] = field(default_factory=list)
 
 
 class LatenessTracker:
@@ -254,7 +258,28 @@ class LatenessTracker:
         return False
 
 
-def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple]) -> None:
+MAX_CUSTOM_METRICS = 100  # per event; more is not monitored
+MAX_METRIC_NAME = 200
+
+
+def custom_metrics(event: dict) -> list[tuple[str, float]]:
+    """The event's ``metrics`` object as (name, value) pairs: finite numbers only (other
+    values, over-long names and metrics past MAX_CUSTOM_METRICS are left out).
+
+    >>> custom_metrics({"metrics": {"confidence": 0.9, "note": "x", "flag": True, "n": 3}})
+    [('confidence', 0.9), ('n', 3.0)]
+    >>> custom_metrics({"metrics": None}), custom_metrics({"metrics": [1]})
+    ([], [])
+    """
+    metrics = event.get("metrics")
+    if not isinstance(metrics, dict):
+        return []
+    return [(name, float(value)) for name, value in list(metrics.items())[:MAX_CUSTOM_METRICS]
+            if _is_number(value) and math.isfinite(value) and len(name) <= MAX_METRIC_NAME]
+
+
+def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple],
+                 metrics: list[tuple[int, str, float]] = ()) -> None:
     for name in ("project", "endpoint_id", "function_uri", "model", "version", "model_class", "labels"):
         getattr(out, name).append(getattr(endpoint, name) if endpoint else None)
     out.time_ms.append([e[0] for e in events])
@@ -263,6 +288,9 @@ def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple
     out.is_error.append([e[3] for e in events])
     out.status.append([e[4] for e in events])
     out.reason.append([e[5] for e in events])
+    out.metric_event.append([m[0] for m in metrics])
+    out.metric_name.append([m[1] for m in metrics])
+    out.metric_value.append([m[2] for m in metrics])
 
 
 def _time_if_readable(row: object) -> int | None:
@@ -303,7 +331,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
             reason = str(error) if isinstance(error, EventError) else f"bad JSON: {error}"
             _append_line(out, endpoint, [(None, 0, 0, False, STATUS_INVALID, reason[:500])])
             continue
-        events = []
+        events, metrics = [], []
         ordinal = 0  # input rows numbered across the line's successful events, late ones too
         for row in rows:
             try:
@@ -319,6 +347,8 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                 events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
                 continue
             events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
+            if not p.is_error:
+                metrics.extend((len(events), name, value) for name, value in custom_metrics(row))
             if collector is not None and not p.is_error:
                 if tracker.lateness_ms is not None:
                     collector.close_through(tracker.max_time_ms - tracker.lateness_ms, line_index)
@@ -326,7 +356,7 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                               row["request"]["inputs"])
         if not events:
             events.append((None, 0, 0, False, STATUS_INVALID, "batch has no rows"))
-        _append_line(out, endpoint, events)
+        _append_line(out, endpoint, events, metrics)
     if collector is not None and line_index >= 0:
         collector.finish(line_index)
     return out
