@@ -12,7 +12,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from api import queries
-from udfs.drift import EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
+from udfs.drift import MEASURE_NAMES, EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,4 @@ def analyze_features(client: Client, endpoint_id: str, start: datetime, end: dat
 
 def _measures(drift: FeatureDrift | None) -> dict[str, float | None]:
     values = drift.values if drift else {}
-    return {name: values.get(name) for name in ("tvd", "hellinger", "kld", "psi", "jsd")}
+    return {name: values.get(name) for name in MEASURE_NAMES}

@@ -86,11 +86,16 @@ class QueryRange:
         return max(1, math.ceil((end - start).total_seconds() * 1000 / self.max_points))
 
 
-def _time(value: Any, name: str) -> datetime:
+def parse_iso_time(value: Any, name: str, accepted: str = "an ISO 8601 time") -> datetime:
+    """A request's time (naive = UTC); a 400 naming ``name`` when it is not one.
+
+    >>> parse_iso_time("2026-01-01T00:00:00Z", "range.from").isoformat()
+    '2026-01-01T00:00:00+00:00'
+    """
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise BadRequest(f"{name} {str(value)[:64]!r} is not an ISO 8601 time") from None
+        raise BadRequest(f"{name} {str(value)[:64]!r} is not {accepted}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -100,8 +105,8 @@ def query_range(body: dict[str, Any]) -> QueryRange:
     span = body.get("range") or {}
     if not isinstance(span, dict):
         raise BadRequest("'range' must be an object with 'from' and 'to'")
-    start = _time(span["from"], "range.from") if span.get("from") else None
-    end = _time(span["to"], "range.to") if span.get("to") else None
+    start = parse_iso_time(span["from"], "range.from") if span.get("from") else None
+    end = parse_iso_time(span["to"], "range.to") if span.get("to") else None
     if start and end and start > end:
         raise BadRequest("range.from is after range.to")
     max_points = body.get("maxDataPoints", DEFAULT_MAX_POINTS)

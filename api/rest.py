@@ -12,7 +12,8 @@ from werkzeug.exceptions import BadRequest, NotFound
 from api import queries
 from api.db import get_store
 from api.feature_analysis import analyze_features
-from api.grafana import iso_utc
+from api.grafana import iso_utc, parse_iso_time
+from udfs.drift import MEASURE_NAMES
 
 bp = Blueprint("rest", __name__, url_prefix="/api/projects/<project>/model-endpoints")
 
@@ -30,11 +31,7 @@ def parse_time(text: str, name: str) -> datetime:
     if relative:
         amount, unit = relative.groups()
         return datetime.now(timezone.utc) - timedelta(seconds=int(amount or 0) * _UNIT_SECONDS.get(unit, 0))
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{name} {text[:64]!r} is not an ISO 8601 time or now[-<n><s|m|h|d>]") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return parse_iso_time(text, name, "an ISO 8601 time or now[-<n><s|m|h|d>]")
 
 
 def _time_range() -> tuple[datetime, datetime]:
@@ -121,7 +118,7 @@ def get_model_endpoint(project: str, endpoint_id: str):
             f["feature_name"]: {"count": f["actual_count"], "mean": f["actual_mean"], "min": f["actual_min"],
                                 "max": f["actual_max"], "hist": [f["actual_bins"], f["bin_edges"]]}
             for f in analysis.features}
-        drift = {f["feature_name"]: {n: f[n] for n in ("tvd", "hellinger", "kld", "psi", "jsd")}
+        drift = {f["feature_name"]: {n: f[n] for n in MEASURE_NAMES}
                  for f in analysis.features if f["tvd"] is not None}
         if analysis.overall is not None:
             for name in ("tvd", "hellinger", "kld"):
@@ -140,5 +137,5 @@ def feature_analysis_rows(project: str, endpoint_id: str):
         raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
     analysis = analyze_features(get_store(), endpoint_id, start, end)
     keep = ("feature_name", "actual_count", "actual_min", "actual_mean", "actual_max", "expected_count",
-            "expected_min", "expected_mean", "expected_max", "tvd", "hellinger", "kld", "psi", "jsd")
+            "expected_min", "expected_mean", "expected_max", *MEASURE_NAMES)
     return jsonify([{name: f[name] for name in keep} for f in analysis.features])
