@@ -14,10 +14,18 @@ from udfs.histograms import DEFAULT_BINS
 
 
 def _run(args: argparse.Namespace) -> int:
+    from modelmon import store
     from pipelines.monitoring_job import config_from_arguments, run_monitoring_job
+    from pipelines.store_sink import TABLES
 
-    written = run_monitoring_job(config_from_arguments(args), bounded=args.bounded)
-    print(f"rows written: {written}")
+    config = config_from_arguments(args)
+    run_monitoring_job(config, bounded=args.bounded, restore=args.restore)
+    if args.bounded:
+        client = store.connect(config.store)
+        try:
+            print(f"rows in the store: {store.row_counts(client, list(TABLES))}")
+        finally:
+            client.close()
     return 0
 
 

@@ -32,6 +32,13 @@ class Config:
     feature_sample_every: int = 10  # keep 1 in N feature rows in incoming_features (0: none)
     reference_refresh_seconds: float = 10.0  # how often the job looks for new references
     retention_days: int = 90
+    checkpoint_dir: str = ""  # default: .modelmon/checkpoints for continuous runs, none for bounded ones
+    checkpoint_interval_seconds: float = 30.0
+    state_backend: str = "hashmap"  # or rocksdb, for state larger than the TaskManager's memory
+    restart_strategy: str = "fixed-delay"  # none, fixed-delay or exponential-delay
+    restart_attempts: int = 3  # fixed-delay only
+    restart_delay_seconds: float = 10.0
+    jars: str = ""  # comma-separated connector jars, such as the Kafka SQL connector
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 8080
     api_tokens: str = ""  # comma-separated; when set, every proxy route but the health check needs one

@@ -100,6 +100,7 @@ def _summary(config: Config) -> str:
 def run_demo(config: Config, home: Path, duration: float | None) -> int:
     shutil.rmtree(home, ignore_errors=True)
     config = config.replace(store=f"chdb://{(home / 'store').resolve()}", source=str((home / "spool").resolve()),
+                            checkpoint_dir=str((home / "checkpoints").resolve()),
                             lateness_seconds=LATENESS_SECONDS, drift_range_seconds=DRIFT_RANGE_SECONDS)
     Path(config.source).mkdir(parents=True)
     stop = threading.Event()

@@ -9,6 +9,7 @@ first pass fixed. Re-registering adds a newer version; the job uses the newest.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -226,3 +227,48 @@ class ReferenceCache:
 
     def close(self) -> None:
         self.client.close()
+
+
+class FixedReferences:
+    """The references read when the job was built, for a Python worker that may not open the
+    store: an embedded store is locked by the one process that has it open."""
+
+    def __init__(self, newest: dict[str, Reference]):
+        self.newest = newest
+
+    def current(self) -> dict[str, Reference]:
+        return self.newest
+
+    def get(self, endpoint_id: str) -> Reference | None:
+        return self.newest.get(endpoint_id)
+
+    def version(self, endpoint_id: str, reference_id: int) -> Reference | None:
+        newest = self.newest.get(endpoint_id)
+        return newest if newest is not None and newest.reference_id == reference_id else None
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class JobReferences:
+    """How the job's Python functions reach references; pickled with them.
+
+    A server store, or an embedded store seen from the process that built the job (local
+    mode runs the Python functions in that process): live, newest references picked up every
+    ``refresh_seconds``. An embedded store seen from a Flink TaskManager's worker process:
+    the ``snapshot`` taken at build time, since only one process may open that store and the
+    job's sink needs it.
+    """
+
+    dsn: str
+    refresh_seconds: float
+    snapshot: dict[str, Reference]
+    builder_pid: int
+
+    def open(self) -> ReferenceCache | FixedReferences:
+        if store.is_embedded(self.dsn) and os.getpid() != self.builder_pid:
+            log.info("embedded store in a worker process: using the %d reference(s) read at submission",
+                     len(self.snapshot))
+            return FixedReferences(self.snapshot)
+        return ReferenceCache(self.dsn, self.refresh_seconds)

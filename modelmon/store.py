@@ -32,13 +32,22 @@ ORDER BY version
 def connect(dsn: str) -> Client:
     """A client for the DSN; the embedded store's directory is created when missing."""
     scheme = urlparse(dsn).scheme
-    if scheme == "chdb":
+    if is_embedded(dsn):
         path = urlparse(dsn).path
         if path:
             Path(path).mkdir(parents=True, exist_ok=True)
     elif scheme not in ("http", "https"):
         raise ValueError(f"store DSN {dsn!r} must start with chdb://, http:// or https://")
     return clickhouse_connect.get_client(dsn=dsn)
+
+
+def is_embedded(dsn: str) -> bool:
+    """An embedded (chdb) store can be open in only one process at a time.
+
+    >>> is_embedded("chdb:///var/lib/modelmon"), is_embedded("http://clickhouse:8123/default")
+    (True, False)
+    """
+    return urlparse(dsn).scheme == "chdb"
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -78,3 +87,8 @@ def open_store(dsn: str, retention_days: int = 90) -> Client:
 def insert(client: Client, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows with an explicit column list."""
     client.insert(table, rows, column_names=list(columns))
+
+
+def row_counts(client: Client, tables: Sequence[str]) -> dict[str, int]:
+    """Rows per table after replacement by key (FINAL): what a replay must leave unchanged."""
+    return {table: client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0] for table in tables}

@@ -9,9 +9,11 @@ source (spool directory, raw lines)
   -> partials: watermark on their time -> keyed by endpoint -> FeatureWindows (keyed state,
      event-time timers): window histograms and trailing-range drift when a window closes
   -> samples -> incoming_features
-  -> one (target, JSON row) stream -> collected by this process -> StoreSink batches
+  -> one (target, JSON rows) stream -> keyed by target -> StoreWriter (rows wait in keyed
+     state until inserted, so checkpoints cover them) -> ClickHouse
 
-Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py``.
+Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py`` on a
+cluster (``modelmon submit`` wraps that).
 """
 
 from __future__ import annotations
@@ -19,24 +21,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import queue
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 from pyflink.common import Row, Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table, TableResult
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from modelmon import store
-from modelmon.config import Config, load_config
+from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.logs import configure_logging
-from modelmon.reference import ReferenceCache
-from pipelines.store_sink import MANY_TABLES, StoreSink
+from modelmon.reference import JobReferences, load_references
+from pipelines.sources import is_kafka, require_kafka_connector, source_ddl
+from pipelines.store_sink import MANY_TABLES, StoreWriter
 from udfs.events import LatenessTracker, parse_lines
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
@@ -77,18 +81,15 @@ _ENDPOINT_COLUMNS = ("project", "endpoint_id", "function_uri", "model", "version
 class ParsePredictionLines(ScalarFunction):
     """Adapter: a pandas batch of raw lines -> the columns of :func:`udfs.events.parse_lines`."""
 
-    def __init__(self, config: Config, lateness_ms: int | None):
+    def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
         self.lateness_ms = lateness_ms
-        self.store = config.store
-        self.refresh_seconds = config.reference_refresh_seconds
+        self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.sample_every = config.feature_sample_every
-        self.tracker: LatenessTracker | None = None
-        self.references: ReferenceCache | None = None
 
     def open(self, function_context: FunctionContext) -> None:
         self.tracker = LatenessTracker(self.lateness_ms)
-        self.references = ReferenceCache(self.store, self.refresh_seconds)
+        self.references = self.job_references.open()
 
     def eval(self, lines: pd.Series) -> pd.DataFrame:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
@@ -106,9 +107,8 @@ class FeatureWindows(KeyedProcessFunction):
     recomputed each time a further base window closes, so a quiet endpoint's drift stays current.
     """
 
-    def __init__(self, config: Config):
-        self.store = config.store
-        self.refresh_seconds = config.reference_refresh_seconds
+    def __init__(self, config: Config, references: JobReferences):
+        self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.range_ms = config.drift_range_seconds * 1000
 
@@ -117,7 +117,7 @@ class FeatureWindows(KeyedProcessFunction):
             MapStateDescriptor("feature_windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
         self.project = runtime_context.get_state(ValueStateDescriptor("project", Types.STRING()))
         self.fired_through = runtime_context.get_state(ValueStateDescriptor("fired_through", Types.LONG()))
-        self.references = ReferenceCache(self.store, self.refresh_seconds)
+        self.references = self.job_references.open()
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         partial = FeatureSummary.from_bytes(value.data)
@@ -160,19 +160,6 @@ class FeatureWindows(KeyedProcessFunction):
 
     def close(self) -> None:
         self.references.close()
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def source_ddl(config: Config, bounded: bool) -> str:
-    """The spool directory as a table of raw lines; continuous runs watch it for new files."""
-    options = {"connector": "filesystem", "path": config.source, "format": "raw"}
-    if not bounded:
-        options["source.monitor-interval"] = f"{round(config.monitor_interval_seconds * 1000)}ms"
-    with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
-    return f"CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH ({with_clause})"
 
 
 def _interval(seconds: int) -> str:
@@ -277,11 +264,11 @@ def _with_watermark(t_env: StreamTableEnvironment, table: Table, columns: dict[s
     return t_env.from_data_stream(t_env.to_data_stream(table), schema)
 
 
-def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> Table:
-    """Declare source, transformations and outputs; returns the (target, payload) table."""
+def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences) -> Table:
+    """Declare source, transformations and the store writer; returns the table to insert into ``job_end``."""
     t_env.execute_sql(source_ddl(config, bounded))
     t_env.create_temporary_function("parse_prediction_lines", udf(
-        ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000),
+        ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references),
         result_type=PARSED_LINES_TYPE, func_type="pandas"))
     # Every branch below reads this one parse: a view over the UDF call would be planned
     # (and the lines parsed) once per branch.
@@ -325,8 +312,9 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> T
         "time_ms": DataTypes.BIGINT(), "data": DataTypes.BYTES()}, config, bounded)
     feature_outputs = (t_env.to_data_stream(partials)
                        .key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
-                       .process(FeatureWindows(config), output_type=Types.ROW_NAMED(
-                           ["target", "payload"], [Types.STRING(), Types.STRING()])))
+                       .process(FeatureWindows(config, references), output_type=Types.ROW_NAMED(
+                           ["target", "payload"], [Types.STRING(), Types.STRING()]))
+                       .uid("feature-windows").name("feature windows"))
     t_env.create_temporary_view("feature_outputs", t_env.from_data_stream(feature_outputs))
 
     outputs = [_metrics_query(size, seconds, config.slide_seconds) for size, seconds in WINDOW_SIZES.items()]
@@ -334,90 +322,142 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool) -> T
                 _dead_letters_query(config.dead_letter_max_chars),
                 "SELECT 'incoming_features' AS target, samples AS payload FROM parsed_lines WHERE samples IS NOT NULL",
                 "SELECT target, payload FROM feature_outputs"]
-    return t_env.sql_query("\nUNION ALL\n".join(outputs))
+    outputs = t_env.sql_query("\nUNION ALL\n".join(outputs))
+
+    writer = (t_env.to_data_stream(outputs)
+              .key_by(lambda row: row.target, key_type=Types.STRING())
+              .process(StoreWriter(config.store, config.sink_batch_rows, config.sink_flush_seconds),
+                       output_type=Types.STRING())
+              .uid("store-writer").name("store writer"))
+    if store.is_embedded(config.store):
+        writer.set_parallelism(1)  # only one process may open an embedded store
+    t_env.execute_sql("CREATE TEMPORARY TABLE job_end (unused STRING) WITH ('connector' = 'blackhole')")
+    return t_env.from_data_stream(writer)
 
 
-def create_table_environment(config: Config) -> StreamTableEnvironment:
+def _as_uri(path: str) -> str:
+    return path if "://" in path else Path(path).resolve().as_uri()
+
+
+def checkpoint_directory(config: Config, bounded: bool) -> str | None:
+    """Where checkpoints go: configured, or by default for continuous runs only."""
+    if config.checkpoint_dir:
+        return config.checkpoint_dir
+    return None if bounded else str((DEFAULT_HOME / "checkpoints").resolve())
+
+
+def latest_checkpoint(directory: str) -> str:
+    """The newest completed checkpoint under a checkpoint directory (``<job id>/chk-<n>/_metadata``)."""
+    completed = list(Path(directory.removeprefix("file://")).glob("*/chk-*/_metadata"))
+    if not completed:
+        raise ValueError(f"--restore latest: no completed checkpoint under {directory}")
+    return str(max(completed, key=lambda metadata: metadata.stat().st_mtime).parent)
+
+
+def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(config.parallelism)
     t_env = StreamTableEnvironment.create(env)
-    t_env.get_config().set("table.local-time-zone", "UTC")
+    settings = t_env.get_config()
+    settings.set("pipeline.name", "modelmon monitoring")
+    settings.set("table.local-time-zone", "UTC")
     # The Python workers must run this interpreter, which has the project installed.
-    t_env.get_config().set("python.executable", sys.executable)
+    settings.set("python.executable", sys.executable)
+    if config.jars:
+        settings.set("pipeline.jars", ";".join(_as_uri(jar.strip()) for jar in config.jars.split(",")))
+    settings.set("restart-strategy.type", config.restart_strategy)
+    if config.restart_strategy == "fixed-delay":
+        settings.set("restart-strategy.fixed-delay.attempts", str(config.restart_attempts))
+        settings.set("restart-strategy.fixed-delay.delay", f"{round(config.restart_delay_seconds * 1000)} ms")
+    elif config.restart_strategy == "exponential-delay":
+        settings.set("restart-strategy.exponential-delay.initial-backoff",
+                     f"{round(config.restart_delay_seconds * 1000)} ms")
+    checkpoints = checkpoint_directory(config, bounded)
+    if checkpoints:
+        settings.set("execution.checkpointing.dir", _as_uri(checkpoints))
+        settings.set("execution.checkpointing.interval", f"{round(config.checkpoint_interval_seconds * 1000)} ms")
+        settings.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+        settings.set("state.backend.type", config.state_backend)
+    if restore:
+        if restore == "latest":
+            if not checkpoints:
+                raise ValueError("--restore latest needs --checkpoint-dir for a bounded run")
+            restore = latest_checkpoint(checkpoints)
+        settings.set("execution.state-recovery.path", _as_uri(restore))
+        log.info("restoring from %s", restore)
     return t_env
 
 
-class _EndOfOutput:
-    def __init__(self, error: BaseException | None = None):
-        self.error = error
-
-
-def _collect(result: TableResult, rows: queue.Queue) -> None:
+def prepare_store(config: Config) -> JobReferences:
+    """Bring the store's schema up to date and read the references, then let go of the store
+    (with an embedded store, the job's writer must be able to open it)."""
+    client = store.open_store(config.store, config.retention_days)
     try:
-        with result.collect() as iterator:
-            for row in iterator:
-                rows.put((row[0], row[1]))
-        rows.put(_EndOfOutput())
-    except BaseException as error:  # handed to the sink loop, which decides
-        rows.put(_EndOfOutput(error))
+        snapshot = load_references(client)
+    finally:
+        client.close()
+    return JobReferences(config.store, config.reference_refresh_seconds, snapshot, os.getpid())
 
 
 def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None,
-                       submitted: threading.Event | None = None) -> dict[str, int]:
-    """Run the job and sink its output until the input ends (bounded) or ``stop`` is set.
+                       submitted: threading.Event | None = None, restore: str | None = None) -> None:
+    """Run the job until the input ends (bounded) or ``stop`` is set.
 
-    ``submitted`` is set once the job runs. Returns the rows written per table.
+    ``submitted`` is set once the job runs; ``restore`` is a checkpoint or savepoint path, or
+    ``latest`` for the newest checkpoint under the checkpoint directory.
     """
-    client = store.open_store(config.store, config.retention_days)
-    sink = StoreSink(client, config.sink_batch_rows, config.sink_flush_seconds)
-    t_env = create_table_environment(config)
+    references = prepare_store(config)
+    t_env = create_table_environment(config, bounded, restore)
+    if is_kafka(config.source):
+        require_kafka_connector()
     started = time.perf_counter()
-    result = build_job(t_env, config, bounded).execute()
+    result = build_job(t_env, config, bounded, references).execute_insert("job_end")
+    job = result.get_job_client()
     if submitted is not None:
         submitted.set()
-    rows: queue.Queue = queue.Queue(maxsize=100_000)
-    threading.Thread(target=_collect, args=(result, rows), name="job-output", daemon=True).start()
-    cancelled = ended = False
+    if t_env.get_config().get("execution.attached", "true") == "false":
+        log.info("monitoring job %s submitted (detached)", job.get_job_id())
+        return
+    outcome = job.get_job_execution_result()
+    while not outcome.done():
+        if stop is not None and stop.is_set():
+            job.cancel().result()
+            while not outcome.done():  # until the job's functions have closed the store
+                time.sleep(0.1)
+            log.info("monitoring job stopped after %.1f s", time.perf_counter() - started)
+            return
+        time.sleep(0.2)
     try:
-        while True:
-            if stop is not None and stop.is_set() and not cancelled:
-                result.get_job_client().cancel().result()
-                cancelled = True
-            try:
-                item = rows.get(timeout=min(0.5, max(0.05, sink.seconds_to_next_flush())))
-            except queue.Empty:
-                sink.flush_due()
-                continue
-            if isinstance(item, _EndOfOutput):
-                ended = True
-                sink.flush()  # what the job did emit is correct, even if it then failed
-                if item.error is not None and not cancelled:
-                    raise RuntimeError(f"the monitoring job failed: {item.error}") from item.error
-                break
-            sink.add(*item)
-            sink.flush_due()
-    finally:
-        if not ended and not cancelled:  # the sink failed: do not leave the job running
-            result.get_job_client().cancel()
-        client.close()
-    log.info("monitoring job %s after %.1f s; rows written: %s",
-             "stopped" if cancelled else "finished", time.perf_counter() - started, sink.rows_written)
-    return sink.rows_written
+        outcome.result()
+    except Exception as error:
+        raise RuntimeError(f"the monitoring job failed: {error}") from error
+    log.info("monitoring job finished after %.1f s", time.perf_counter() - started)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", help="spool directory of JSON-lines segments")
+    parser.add_argument("--source", help="spool directory of JSON-lines segments, or "
+                                         "kafka://host:9092/topic?group=NAME&startup=earliest|latest|group-offsets")
     parser.add_argument("--store", help="chdb:///path or http(s)://user:pass@host:8123/db")
     parser.add_argument("--bounded", action="store_true", help="read what is there, flush every window, exit")
     parser.add_argument("--slide-seconds", type=int, help="slide of the 5m and 1h windows (default 60)")
     parser.add_argument("--lateness-seconds", type=int, help="allowed lateness of events (default 5)")
     parser.add_argument("--parallelism", type=int)
+    parser.add_argument("--jars", help="comma-separated connector jars (the Kafka source needs its SQL connector)")
+    parser.add_argument("--checkpoint-dir", help="checkpoints (default .modelmon/checkpoints for continuous runs; "
+                                                 "bounded runs checkpoint only when given)")
+    parser.add_argument("--checkpoint-interval", type=float, help="seconds between checkpoints (default 30)")
+    parser.add_argument("--state-backend", choices=["hashmap", "rocksdb"])
+    parser.add_argument("--restart-strategy", choices=["none", "fixed-delay", "exponential-delay"])
+    parser.add_argument("--restore", help="resume from 'latest' (newest checkpoint under --checkpoint-dir) "
+                                          "or a checkpoint or savepoint path")
     parser.add_argument("--config", help="TOML configuration file")
 
 
 def config_from_arguments(args: argparse.Namespace) -> Config:
     return load_config(args.config, source=args.source, store=args.store, slide_seconds=args.slide_seconds,
-                       lateness_seconds=args.lateness_seconds, parallelism=args.parallelism)
+                       lateness_seconds=args.lateness_seconds, parallelism=args.parallelism, jars=args.jars,
+                       checkpoint_dir=args.checkpoint_dir, checkpoint_interval_seconds=args.checkpoint_interval,
+                       state_backend=args.state_backend, restart_strategy=args.restart_strategy)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     add_job_arguments(parser)
     args, _flink_args = parser.parse_known_args(argv)
     configure_logging(logging.INFO)
-    run_monitoring_job(config_from_arguments(args), bounded=args.bounded)
+    run_monitoring_job(config_from_arguments(args), bounded=args.bounded, restore=args.restore)
     return 0
 
 

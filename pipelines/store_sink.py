@@ -1,22 +1,28 @@
-"""Writes the job's output rows into ClickHouse in batches.
+"""The job's sink: writes its output rows into ClickHouse in batches, from inside the job.
 
 The job emits one stream of ``(target table, JSON object or array of objects)`` pairs, or
-``(MANY_TABLES, {table: [objects]})``: each record the job emits costs a few round trips
-to the JVM in the collecting client, so many rows travel in one record where the job
-can group them. This sink buffers the rows
-per table and inserts with an explicit column list when a buffer reaches ``batch_rows`` or
-is ``flush_seconds`` old, so each table gets at most about one insert per second.
+``(MANY_TABLES, {table: [objects]})`` where one operator produces many rows at once.
+:class:`StoreWriter`, keyed by target, keeps the payloads that are not yet in the store in
+keyed list state, so every checkpoint holds them: after a restore they are written again
+(the tables replace rows by key, so a second write of a row changes nothing) and nothing
+that was emitted is lost. It inserts per table with an explicit column list when
+``flush_seconds`` have passed since the first waiting payload, when ``batch_rows`` payloads
+wait, and at the end of a bounded input: at most about one insert per second per table.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from clickhouse_connect.driver.client import Client
+from pyflink.common import Row, Types
+from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from modelmon import store
 
@@ -102,14 +108,12 @@ TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
 
 
 class StoreSink:
-    """Per-table buffers flushed by size or age."""
+    """Per-table buffers of converted rows, inserted when full or on :meth:`flush`."""
 
-    def __init__(self, client: Client, batch_rows: int, flush_seconds: float):
+    def __init__(self, client: Client, batch_rows: int):
         self.client = client
         self.batch_rows = batch_rows
-        self.flush_seconds = flush_seconds
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
-        self.oldest: dict[str, float] = {}
         self.rows_written: dict[str, int] = {table: 0 for table in TABLES}
 
     def add(self, target: str, payload: str) -> None:
@@ -126,20 +130,8 @@ class StoreSink:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
         for record in records:
             self.buffers[target].append([convert(record[name]) for name, convert in columns.items()])
-        self.oldest.setdefault(target, time.monotonic())
         if len(self.buffers[target]) >= self.batch_rows:
             self.flush(target)
-
-    def seconds_to_next_flush(self) -> float:
-        if not self.oldest:
-            return self.flush_seconds
-        return max(0.0, min(self.oldest.values()) + self.flush_seconds - time.monotonic())
-
-    def flush_due(self) -> None:
-        now = time.monotonic()
-        for target, since in list(self.oldest.items()):
-            if now - since >= self.flush_seconds:
-                self.flush(target)
 
     def flush(self, target: str | None = None) -> None:
         for table in [target] if target else list(self.buffers):
@@ -151,4 +143,48 @@ class StoreSink:
             self.rows_written[table] += len(rows)
             log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
             self.buffers[table] = []
-            self.oldest.pop(table, None)
+
+
+END_OF_INPUT = sys.maxsize  # an event-time timer here fires only on the final watermark of a bounded input
+
+
+class StoreWriter(KeyedProcessFunction):
+    """Adapter: the job's last operator, keyed by target; see the module docstring."""
+
+    def __init__(self, dsn: str, batch_rows: int, flush_seconds: float):
+        self.dsn = dsn
+        self.batch_rows = batch_rows
+        self.flush_ms = round(flush_seconds * 1000)
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.waiting = runtime_context.get_list_state(ListStateDescriptor("waiting_payloads", Types.STRING()))
+        self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
+        self.sink = StoreSink(store.connect(self.dsn), self.batch_rows)
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
+        self.waiting.add(value.payload)
+        count = (self.waiting_count.value() or 0) + 1
+        self.waiting_count.update(count)
+        if count == 1:
+            timers = ctx.timer_service()
+            timers.register_processing_time_timer(timers.current_processing_time() + self.flush_ms)
+            timers.register_event_time_timer(END_OF_INPUT)
+        elif count >= self.batch_rows:
+            self._write(ctx.get_current_key())
+        return ()  # PyFlink iterates what a process function returns; this one emits nothing
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[str]:
+        self._write(ctx.get_current_key())
+        return ()
+
+    def _write(self, target: str) -> None:
+        if not self.waiting_count.value():
+            return
+        for payload in self.waiting.get():
+            self.sink.add(target, payload)
+        self.sink.flush()
+        self.waiting.clear()
+        self.waiting_count.clear()
+
+    def close(self) -> None:
+        self.sink.client.close()

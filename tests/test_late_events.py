@@ -29,6 +29,7 @@ def test_late_event_is_counted_and_kept_out_of_windows(tmp_path):
     lines += [event(t0 + timedelta(minutes=10)), event(t0)]  # the last is 10 minutes behind: late
     write_segment(tmp_path / "spool", lines, 0)
     config = Config(store=f"chdb://{tmp_path / 'store'}", source=str(tmp_path / "spool"), lateness_seconds=5,
+                    checkpoint_dir=str(tmp_path / "checkpoints"),
                     monitor_interval_seconds=0.2)
     client = store.open_store(config.store)
     stop = threading.Event()

@@ -38,6 +38,7 @@ def wait_for(client, sql: str, timeout: float = 180) -> list[tuple]:
 def test_a_reference_registered_during_a_run_is_used_for_the_next_windows(tmp_path):
     minute = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
     config = Config(store=f"chdb://{tmp_path / 'store'}", source=str(tmp_path / "spool"), lateness_seconds=5,
+                    checkpoint_dir=str(tmp_path / "checkpoints"),
                     monitor_interval_seconds=0.2, feature_window_seconds=60, drift_range_seconds=300,
                     reference_refresh_seconds=0.5)
     client = store.open_store(config.store)

@@ -1,0 +1,96 @@
+"""The job's source, declared in SQL: a spool directory (embedded default) or a Kafka topic.
+
+Both give the same table of raw lines, one prediction event (or batch) per line or message,
+so everything after the source is the same job.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlparse
+
+from pyflink.java_gateway import get_gateway
+
+from modelmon.config import Config
+
+KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"  # the Kafka connector release for Flink 2.1 and 2.2
+KAFKA_CONNECTOR_JAR = f"flink-sql-connector-kafka-{KAFKA_CONNECTOR_VERSION}.jar"
+KAFKA_CONNECTOR_URL = ("https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-connector-kafka/"
+                       f"{KAFKA_CONNECTOR_VERSION}/{KAFKA_CONNECTOR_JAR}")
+_KAFKA_FACTORY = "org.apache.flink.streaming.connectors.kafka.table.KafkaDynamicTableFactory"
+_STARTUP_MODES = {"earliest": "earliest-offset", "latest": "latest-offset", "group-offsets": "group-offsets"}
+DEFAULT_GROUP = "modelmon"
+
+
+def is_kafka(source: str) -> bool:
+    return source.startswith("kafka://")
+
+
+def kafka_options(source: str, bounded: bool) -> dict[str, str]:
+    """The Kafka SQL connector's options for ``kafka://host:9092[,host2:9092]/topic?...``.
+
+    Query parameters: ``group`` (default ``modelmon``), ``startup`` (earliest, latest or
+    group-offsets; default group-offsets, starting from the earliest offset when the group
+    has none yet), and any ``properties.*`` Kafka client property (security settings).
+    Bounded runs read up to the offsets that are latest when the job starts.
+
+    >>> kafka_options("kafka://kafka:9092/predictions?startup=earliest", bounded=False)["scan.startup.mode"]
+    'earliest-offset'
+    """
+    url = urlparse(source)
+    topic = url.path.strip("/")
+    if not url.netloc or not topic or "/" in topic:
+        raise ValueError(f"Kafka source {source!r} must look like kafka://host:9092/topic")
+    query = dict(parse_qsl(url.query, keep_blank_values=True))
+    startup = query.pop("startup", "group-offsets")
+    if startup not in _STARTUP_MODES:
+        raise ValueError(f"Kafka source: startup={startup!r} must be one of {', '.join(_STARTUP_MODES)}")
+    options = {
+        "connector": "kafka", "topic": topic, "properties.bootstrap.servers": url.netloc,
+        "properties.group.id": query.pop("group", DEFAULT_GROUP), "scan.startup.mode": _STARTUP_MODES[startup],
+        "format": "raw",
+    }
+    if startup == "group-offsets":
+        options["properties.auto.offset.reset"] = "earliest"
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    unknown = [name for name in query if not name.startswith("properties.")]
+    if unknown:
+        raise ValueError(f"Kafka source: unknown parameter(s) {', '.join(unknown)}; "
+                         "use group, startup or properties.<kafka client property>")
+    options.update(query)
+    return options
+
+
+def spool_options(config: Config, bounded: bool) -> dict[str, str]:
+    """The spool directory; continuous runs watch it for new files."""
+    options = {"connector": "filesystem", "path": config.source, "format": "raw"}
+    if not bounded:
+        options["source.monitor-interval"] = f"{round(config.monitor_interval_seconds * 1000)}ms"
+    return options
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def source_ddl(config: Config, bounded: bool) -> str:
+    """``prediction_lines (line STRING)`` over the configured source."""
+    if is_kafka(config.source):
+        options = kafka_options(config.source, bounded)
+    else:
+        options = spool_options(config, bounded)
+    with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
+    return f"CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH ({with_clause})"
+
+
+def require_kafka_connector() -> None:
+    """Stop before building the job when the Kafka connector is not on the classpath."""
+    jvm = get_gateway().jvm
+    try:
+        jvm.java.lang.Class.forName(_KAFKA_FACTORY, False, jvm.java.lang.Thread.currentThread()
+                                    .getContextClassLoader())
+    except Exception:  # py4j reports ClassNotFoundException as a generic Py4JJavaError
+        raise ValueError(
+            f"the Kafka source needs Flink's Kafka SQL connector, {KAFKA_CONNECTOR_JAR}, which is not on the "
+            f"classpath: download it from {KAFKA_CONNECTOR_URL} and pass --jars /path/to/{KAFKA_CONNECTOR_JAR} "
+            "(or set pipeline.jars), or put it in Flink's lib/ directory") from None
