@@ -29,6 +29,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _submit(args: argparse.Namespace, job_arguments: list[str]) -> int:
+    from modelmon.submit import submit
+
+    return submit(args.jobmanager, job_arguments, args.bounded, args.parallelism, args.worker_python)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from modelmon.simulator import simulate
 
@@ -88,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_arguments(run)
     run.set_defaults(handler=_run)
 
+    submit = commands.add_parser(
+        "submit", help="run the job on a Flink session cluster with 'flink run -py' (bounded: wait for it)",
+        description="Every option not listed here goes to the job unchanged (see 'modelmon run --help').")
+    submit.add_argument("--jobmanager", required=True, help="host:port of the cluster's REST endpoint")
+    submit.add_argument("--parallelism", type=int)
+    submit.add_argument("--bounded", action="store_true", help="read what is there and wait for the job to end")
+    submit.add_argument("--worker-python", help="Python interpreter on the TaskManagers (default: this one)")
+    submit.set_defaults(handler=_submit)
+
     simulate = commands.add_parser("simulate", help="write MLRun-format traffic into a spool directory")
     simulate.add_argument("--spool", required=True)
     simulate.add_argument("--events", type=int, required=True, help="lines to write")
@@ -138,11 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, job_arguments = build_parser().parse_known_args(argv)
+    if args.command != "submit" and job_arguments:
+        build_parser().parse_args(argv)  # reports the unknown arguments the usual way
     level = logging.INFO if args.verbose or args.command == "run" else logging.WARNING
     configure_logging(level)
     try:
-        return args.handler(args)
+        return args.handler(args, job_arguments) if args.command == "submit" else args.handler(args)
     except (ValueError, OSError) as error:
         print(f"modelmon {args.command}: {error}", file=sys.stderr)
         return 2

@@ -361,8 +361,9 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     settings = t_env.get_config()
     settings.set("pipeline.name", "modelmon monitoring")
     settings.set("table.local-time-zone", "UTC")
-    # The Python workers must run this interpreter, which has the project installed.
-    settings.set("python.executable", sys.executable)
+    if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers
+        # The Python workers must run this interpreter, which has the project installed.
+        settings.set("python.executable", sys.executable)
     if config.jars:
         settings.set("pipeline.jars", ";".join(_as_uri(jar.strip()) for jar in config.jars.split(",")))
     settings.set("restart-strategy.type", config.restart_strategy)

@@ -23,6 +23,7 @@ RANGE_MS = 3_600_000
 BINS = 20
 SHIFTS = {"stable": {}, "partly": {1: 4.0, 3: -4.0}, "fully": {j: 4.0 for j in range(5)}, "unregistered": {}}
 FUNCTION_URI = "drift/serving:v1"
+SHIFT_AFTER = timedelta(hours=1)
 
 
 def training_set(seed: int) -> pd.DataFrame:
@@ -59,11 +60,10 @@ def traffic(start: datetime, shift_at: datetime, hours: float) -> list[str]:
     return lines
 
 
-def run_drift_job(root: Path) -> dict:
-    """Register references for three of the endpoints (one from CSV), run the job bounded."""
-    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
-    shift_at = start + timedelta(hours=1)
-    lines = traffic(start, shift_at, hours=2)
+def write_drift_input(root: Path, start: datetime) -> tuple[str, dict[str, pd.DataFrame]]:
+    """The spool under ``root`` and a store with references for three of the endpoints (one
+    from CSV); returns the store's DSN and the training sets by endpoint id."""
+    lines = traffic(start, start + SHIFT_AFTER, hours=2)
     for segment in range(4):
         write_segment(root / "spool", lines[segment::4], segment)
     dsn = f"chdb://{root / 'store'}"
@@ -77,7 +77,14 @@ def run_drift_job(root: Path) -> dict:
                          "serving:v1", "--model", model, "--training-set", str(path),
                          "--label-column", "label"]) == 0
         references[endpoint_id("drift", "serving", "v1", "", model, "")] = frame
+    return dsn, references
+
+
+def run_drift_job(root: Path) -> dict:
+    """The drift input, run through the job bounded in local mode."""
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    dsn, references = write_drift_input(root, start)
     config = Config(store=dsn, source=str(root / "spool"))
     run_monitoring_job(config, bounded=True)
     return {"config": config, "spool": root / "spool", "references": references,
-            "shift_ms": int(shift_at.timestamp() * 1000), "start": start}
+            "shift_ms": int((start + SHIFT_AFTER).timestamp() * 1000), "start": start}

@@ -1,0 +1,91 @@
+"""The job file on a real standalone Flink cluster (``bin/start-cluster.sh`` of the installed
+PyFlink), submitted with ``flink run -py`` at parallelism 2: the store must hold the same
+numbers as the local run over the same input."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import clickhouse_connect
+
+from modelmon.simulator import simulate
+from pipelines import monitoring_job
+from pipelines.store_sink import TABLES
+from tests.drift_traffic import write_drift_input
+from tests.expected import read_spool
+from tests.flink_cluster import FLINK_HOME, standalone_cluster
+
+# Columns that differ between two runs whatever they computed: insert times, and reference
+# ids, which are registration timestamps (checked separately).
+_RUN_COLUMNS = ("written_at", "received_at", "reference_id")
+
+
+def stored_rows(dsn: str) -> dict[str, list[tuple]]:
+    """Every output table's rows after replacement by key, in a stable order."""
+    client = clickhouse_connect.get_client(dsn=dsn)
+    try:
+        rows = {}
+        for table in TABLES:
+            columns = [name for name in client.query(f"SELECT * FROM {table} LIMIT 0").column_names
+                       if name not in _RUN_COLUMNS]
+            rows[table] = client.query(f"SELECT {', '.join(columns)} FROM {table} FINAL "
+                                       f"ORDER BY {', '.join(columns)}").result_rows
+        return rows
+    finally:
+        client.close()
+
+
+def _same(a, b) -> bool:
+    """Equal, floats to 1e-9 relative: parallel subtasks may merge partial sums in another order."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift_run, tmp_path):
+    dsn, _ = write_drift_input(tmp_path, drift_run["start"])
+    with standalone_cluster(tmp_path / "flink", slots=2) as (jobmanager, environment):
+        finished = subprocess.run(
+            [str(FLINK_HOME / "bin" / "flink"), "run", "-m", jobmanager, "-p", "2", "-pyclientexec", sys.executable,
+             "-py", monitoring_job.__file__, "--source", str(tmp_path / "spool"), "--store", dsn, "--bounded"],
+            env=environment, capture_output=True, text=True, timeout=600)
+        assert finished.returncode == 0, finished.stderr[-3000:]
+
+        local, cluster = stored_rows(drift_run["config"].store), stored_rows(dsn)
+        for table in TABLES:
+            assert len(cluster[table]) == len(local[table]), table
+            different = [(a, b) for a, b in zip(local[table], cluster[table]) if not _same(a, b)]
+            assert not different, (table, different[:3])
+        assert all(len(local[table]) > 0 for table in TABLES)
+
+        client = clickhouse_connect.get_client(dsn=dsn)
+        try:  # the workers binned on the references registered in this store, read at submission
+            unknown = client.query("SELECT count() FROM feature_histograms WHERE reference_id > 0 AND reference_id "
+                                   "NOT IN (SELECT reference_id FROM reference_endpoints)").result_rows[0][0]
+            binned = client.query("SELECT uniqExact(reference_id) FROM feature_histograms "
+                                  "WHERE reference_id > 0").result_rows[0][0]
+        finally:
+            client.close()
+        assert (unknown, binned) == (0, 3)
+
+        # modelmon submit wraps the same line and waits for a bounded job.
+        simulate(tmp_path / "small", 2_000, endpoints=2, seed=3)
+        small = f"chdb://{tmp_path / 'small-store'}"
+        submitted = subprocess.run(
+            [sys.executable, "-m", "modelmon.cli", "submit", "--jobmanager", jobmanager, "--parallelism", "2",
+             "--bounded", "--source", str(tmp_path / "small"), "--store", small],
+            env=environment, capture_output=True, text=True, timeout=600)
+        assert submitted.returncode == 0, submitted.stderr[-3000:]
+        assert "bin/flink run -m" in submitted.stderr
+    client = clickhouse_connect.get_client(dsn=small)
+    try:
+        requests = client.query("SELECT sum(requests_count) FROM endpoint_activity FINAL").result_rows[0][0]
+    finally:
+        client.close()
+    assert requests == sum(len(events["time_ms"]) for events in read_spool(tmp_path / "small").values())
