@@ -160,6 +160,8 @@ class StoreWriter(KeyedProcessFunction):
         self.waiting = runtime_context.get_list_state(ListStateDescriptor("waiting_payloads", Types.STRING()))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
         self.sink = StoreSink(store.connect(self.dsn), self.batch_rows)
+        log.info("store writer %d of %d open", runtime_context.get_index_of_this_subtask() + 1,
+                 runtime_context.get_number_of_parallel_subtasks())
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
         self.waiting.add(value.payload)

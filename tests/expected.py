@@ -131,3 +131,16 @@ def read_feature_rows(spool: Path, width: int) -> dict[str, dict]:
                     ordinal += 1
     return {endpoint: {"time_ms": np.array(r["time_ms"]), "values": np.array(r["values"], dtype=float),
                        "row_key": r["row_key"]} for endpoint, r in rows.items()}
+
+
+WINDOWS = {"5m": 300_000, "1h": 3_600_000}
+METRIC_COLUMNS = ["requests_count", "predictions_count", "predictions_per_second", "error_count",
+                  "latency_avg", "latency_p50", "latency_p95", "latency_p99", "latency_max"]
+
+
+def stored_windows(client, window_size: str) -> dict[tuple[str, int], dict]:
+    result = client.query(
+        f"SELECT endpoint_id, toUnixTimestamp64Milli(window_start), toUnixTimestamp64Milli(window_end), "
+        f"{', '.join(METRIC_COLUMNS)} FROM endpoint_metrics FINAL WHERE window_size = {{size:String}}",
+        parameters={"size": window_size})
+    return {(row[0], row[1]): dict(zip(["window_end"] + METRIC_COLUMNS, row[2:])) for row in result.result_rows}

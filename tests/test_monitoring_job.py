@@ -9,23 +9,10 @@ import clickhouse_connect
 import pytest
 
 from tests.conftest import TRAFFIC_ENDPOINTS, run_bounded
-from tests.expected import custom_metric_windows, hop_windows, read_spool
+from tests.expected import METRIC_COLUMNS, WINDOWS, custom_metric_windows, hop_windows, read_spool, stored_windows
 from modelmon import store
 from modelmon.simulator import simulate
 from pipelines.store_sink import TABLES
-
-WINDOWS = {"5m": 300_000, "1h": 3_600_000}
-METRIC_COLUMNS = ["requests_count", "predictions_count", "predictions_per_second", "error_count",
-                  "latency_avg", "latency_p50", "latency_p95", "latency_p99", "latency_max"]
-
-
-def stored_windows(client, window_size: str) -> dict[tuple[str, int], dict]:
-    result = client.query(
-        f"SELECT endpoint_id, toUnixTimestamp64Milli(window_start), toUnixTimestamp64Milli(window_end), "
-        f"{', '.join(METRIC_COLUMNS)} FROM endpoint_metrics FINAL WHERE window_size = {{size:String}}",
-        parameters={"size": window_size})
-    return {(row[0], row[1]): dict(zip(["window_end"] + METRIC_COLUMNS, row[2:])) for row in result.result_rows}
-
 
 @pytest.mark.parametrize("window_size", WINDOWS)
 def test_every_window_matches_an_independent_computation(traffic_run, traffic_store, window_size):
