@@ -159,6 +159,7 @@ class StoreWriter(KeyedProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         self.waiting = runtime_context.get_list_state(ListStateDescriptor("waiting_payloads", Types.STRING()))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
+        self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
         self.sink = StoreSink(store.connect(self.dsn), self.batch_rows)
         log.info("store writer %d of %d open", runtime_context.get_index_of_this_subtask() + 1,
                  runtime_context.get_number_of_parallel_subtasks())
@@ -166,13 +167,18 @@ class StoreWriter(KeyedProcessFunction):
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
         self.waiting.add(value.payload)
         count = (self.waiting_count.value() or 0) + 1
-        self.waiting_count.update(count)
-        if count == 1:
-            timers = ctx.timer_service()
-            timers.register_processing_time_timer(timers.current_processing_time() + self.flush_ms)
-            timers.register_event_time_timer(END_OF_INPUT)
-        elif count >= self.batch_rows:
+        if count >= self.batch_rows:
             self._write(ctx.get_current_key())
+            return ()
+        self.waiting_count.update(count)
+        timers = ctx.timer_service()
+        due = timers.current_processing_time() + self.flush_ms
+        flush_at = self.flush_at.value()
+        # None pending yet, or a timer restored from a run with a longer flush interval.
+        if flush_at is None or flush_at > due:
+            timers.register_processing_time_timer(due)
+            timers.register_event_time_timer(END_OF_INPUT)
+            self.flush_at.update(due)
         return ()  # PyFlink iterates what a process function returns; this one emits nothing
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[str]:
@@ -180,13 +186,12 @@ class StoreWriter(KeyedProcessFunction):
         return ()
 
     def _write(self, target: str) -> None:
-        if not self.waiting_count.value():
-            return
-        for payload in self.waiting.get():
+        for payload in self.waiting.get() or ():
             self.sink.add(target, payload)
         self.sink.flush()
         self.waiting.clear()
         self.waiting_count.clear()
+        self.flush_at.clear()
 
     def close(self) -> None:
         self.sink.client.close()
