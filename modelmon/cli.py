@@ -36,12 +36,20 @@ def _submit(args: argparse.Namespace, job_arguments: list[str]) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from modelmon.simulator import simulate
+    from modelmon.simulator import simulate, simulate_into
 
-    segments = simulate(Path(args.spool), args.events, endpoints=args.endpoints, features=args.features,
-                        seed=args.seed, error_rate=args.error_rate, events_per_second=args.events_per_second,
-                        segment_lines=args.segment_lines)
-    print(f"wrote {args.events} lines in {segments} segments to {args.spool}")
+    if args.sink is None and args.spool is None:
+        raise ValueError("give --sink (kafka://host:9092/topic or a spool directory) or --spool")
+    if args.sink is None and not args.live:
+        segments = simulate(Path(args.spool), args.events, endpoints=args.endpoints, features=args.features,
+                            seed=args.seed, error_rate=args.error_rate, events_per_second=args.events_per_second,
+                            segment_lines=args.segment_lines)
+        print(f"wrote {args.events} lines in {segments} segments to {args.spool}")
+        return 0
+    target = args.sink or args.spool
+    sent = simulate_into(target, args.events, endpoints=args.endpoints, features=args.features, seed=args.seed,
+                         error_rate=args.error_rate, events_per_second=args.events_per_second, live=args.live)
+    print(f"sent {sent} lines to {target}")
     return 0
 
 
@@ -104,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.set_defaults(handler=_submit)
 
     simulate = commands.add_parser("simulate", help="write MLRun-format traffic into a spool directory")
-    simulate.add_argument("--spool", required=True)
-    simulate.add_argument("--events", type=int, required=True, help="lines to write")
+    simulate.add_argument("--spool", help="spool directory to write segments into")
+    simulate.add_argument("--sink", help="kafka://host:9092/topic (needs modelmon[kafka]) or a spool directory")
+    simulate.add_argument("--events", type=int, required=True, help="lines to write (0 with --live: no end)")
+    simulate.add_argument("--live", action="store_true",
+                          help="event times from now, sent at --events-per-second of wall-clock time")
     simulate.add_argument("--endpoints", type=int, default=3)
     simulate.add_argument("--features", type=int, default=4)
     simulate.add_argument("--seed", type=int, default=0)

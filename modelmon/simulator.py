@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -104,6 +105,38 @@ class TrafficGenerator:
                 yield dict(base, headers=headers, values=values)
             else:
                 yield dict(base, **self._event(endpoint))
+
+
+def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
+                  error_rate: float = 0.02, events_per_second: float = 50.0, live: bool = False) -> int:
+    """Send ``events`` lines (0: without end) to a Kafka topic or spool through the tracker's sinks.
+
+    ``live``: event times start now and lines go out at ``events_per_second`` of wall-clock
+    time, like a model server's traffic. Returns the lines sent.
+    """
+    from modelmon.tracker import open_sink
+
+    generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
+                                 events_per_second=events_per_second,
+                                 start=datetime.now(timezone.utc) if live else None)
+    sink = open_sink(target)
+    sent, flushed = 0, time.monotonic()
+    try:
+        for line in generator.lines():
+            if events and sent >= events:
+                break
+            if live:
+                ahead = (generator.clock - datetime.now(timezone.utc)).total_seconds()
+                if ahead > 0:
+                    time.sleep(ahead)
+                if time.monotonic() - flushed >= 1.0:  # live traffic reaches the job within a second
+                    sink.flush()
+                    flushed = time.monotonic()
+            sink.send(f"{line['function_uri']}|{line['model']}", json.dumps(line))
+            sent += 1
+    finally:
+        sink.close()
+    return sent
 
 
 def training_set(features: list[str], rows: int, seed: int) -> pd.DataFrame:

@@ -365,7 +365,11 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
         # The Python workers must run this interpreter, which has the project installed.
         settings.set("python.executable", sys.executable)
     if config.jars:
-        settings.set("pipeline.jars", ";".join(_as_uri(jar.strip()) for jar in config.jars.split(",")))
+        jars = [jar.strip() for jar in config.jars.split(",") if jar.strip()]
+        missing = [jar for jar in jars if "://" not in jar and not Path(jar).is_file()]
+        if missing:
+            raise ValueError(f"--jars: {', '.join(missing)} does not exist")
+        settings.set("pipeline.jars", ";".join(_as_uri(jar) for jar in jars))
     settings.set("restart-strategy.type", config.restart_strategy)
     if config.restart_strategy == "fixed-delay":
         settings.set("restart-strategy.fixed-delay.attempts", str(config.restart_attempts))

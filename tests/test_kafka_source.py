@@ -1,0 +1,111 @@
+"""The Kafka source as far as this machine can check it (no broker, no connector jar): the
+generated DDL uses the Kafka SQL connector's documented options, a missing jar stops the
+command with a message naming it, and the tracker client writes events the job parses."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from modelmon.config import Config
+from modelmon.tracker import Tracker
+from pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
+from udfs.events import LatenessTracker, parse_lines
+
+# The Kafka SQL connector's table options (Flink's Kafka connector documentation, 'Connector
+# Options'), with the documented values of the enumerated ones; properties.* are passed through.
+DOCUMENTED_OPTIONS = {
+    "connector", "topic", "topic-pattern", "properties.bootstrap.servers", "properties.group.id", "format",
+    "key.format", "key.fields", "key.fields-prefix", "value.format", "value.fields-include",
+    "scan.startup.mode", "scan.startup.specific-offsets", "scan.startup.timestamp-millis", "scan.bounded.mode",
+    "scan.bounded.specific-offsets", "scan.bounded.timestamp-millis", "scan.topic-partition-discovery.interval",
+    "scan.parallelism", "sink.partitioner", "sink.semantic", "sink.delivery-guarantee",
+    "sink.transactional-id-prefix", "sink.parallelism",
+}
+STARTUP_MODES = {"earliest-offset", "latest-offset", "group-offsets", "timestamp", "specific-offsets"}
+BOUNDED_MODES = {"unbounded", "latest-offset", "group-offsets", "timestamp", "specific-offsets"}
+
+
+def ddl_options(ddl: str) -> dict[str, str]:
+    return dict(re.findall(r"'((?:[^']|'')*)' = '((?:[^']|'')*)'", ddl))
+
+
+def test_the_kafka_ddl_uses_the_connectors_documented_options():
+    source = ("kafka://k1:9092,k2:9092/predictions?group=monitoring&startup=earliest"
+              "&properties.security.protocol=SASL_SSL&properties.sasl.mechanism=PLAIN")
+    ddl = source_ddl(Config(source=source), bounded=False)
+    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH (")
+    assert ddl_options(ddl) == {
+        "connector": "kafka", "topic": "predictions", "properties.bootstrap.servers": "k1:9092,k2:9092",
+        "properties.group.id": "monitoring", "scan.startup.mode": "earliest-offset", "format": "raw",
+        "properties.security.protocol": "SASL_SSL", "properties.sasl.mechanism": "PLAIN",
+    }
+    for startup in ("earliest", "latest", "group-offsets"):
+        for bounded in (False, True):
+            options = kafka_options(f"kafka://k:9092/p?startup={startup}", bounded)
+            assert all(k in DOCUMENTED_OPTIONS or k.startswith("properties.") for k in options), options
+            assert options["scan.startup.mode"] in STARTUP_MODES
+            assert options.get("scan.bounded.mode", "unbounded") in BOUNDED_MODES
+            assert ("scan.bounded.mode" in options) == bounded
+    # With committed offsets missing, a new group starts from the beginning of the topic.
+    assert kafka_options("kafka://k:9092/p", False)["properties.auto.offset.reset"] == "earliest"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("kafka://k:9092/", "must look like kafka://host:9092/topic"),
+    ("kafka:///predictions", "must look like kafka://host:9092/topic"),
+    ("kafka://k:9092/p?startup=yesterday", "startup='yesterday' must be one of"),
+    ("kafka://k:9092/p?grop=x", "unknown parameter(s) grop"),
+])
+def test_a_bad_kafka_url_is_refused_with_the_reason(source, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        kafka_options(source, bounded=False)
+
+
+def test_without_the_connector_jar_the_job_stops_at_once_naming_the_jar(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-m", "modelmon.cli", "run", "--source", "kafka://127.0.0.1:9/predictions",
+         "--store", f"chdb://{tmp_path / 'store'}"], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 2
+    assert KAFKA_CONNECTOR_JAR in finished.stderr and KAFKA_CONNECTOR_URL in finished.stderr
+    assert "--jars" in finished.stderr
+    assert "Traceback" not in finished.stderr and "at org.apache" not in finished.stderr
+
+
+def test_a_missing_jar_file_is_named(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-m", "modelmon.cli", "run", "--source", "kafka://127.0.0.1:9/predictions",
+         "--jars", str(tmp_path / "connector.jar"), "--store", f"chdb://{tmp_path / 'store'}"],
+        capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 2
+    assert f"--jars: {tmp_path / 'connector.jar'} does not exist" in finished.stderr
+
+
+def test_tracked_predictions_are_events_the_job_parses(tmp_path):
+    when = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    with Tracker(str(tmp_path), function_uri="fraud/serving:prod", model="xgb:v3", model_class="XGBClassifier",
+                 labels={"team": "risk"}, segment_lines=2) as tracker:
+        tracker.track([[0.5, 1.0], [2.0, 3.5]], outputs=[1, 0], latency_us=1840, when=when,
+                      metrics={"confidence": 0.9})
+        tracker.track([[0.1, 0.2]], error="model failed", when=when)
+        tracker.track([[7.0, 8.0]], outputs=[1], latency_us=2_500_000, when=when)
+    lines = [line for path in sorted(tmp_path.glob("*.jsonl")) for line in path.read_text().splitlines()]
+    assert len(lines) == 3 and len(list(tmp_path.glob("*.jsonl"))) == 2  # a full segment, then the rest at close
+    parsed = parse_lines(lines, LatenessTracker(None))
+    assert parsed.status == [["ok"], ["ok"], ["ok"]]
+    assert parsed.project == ["fraud"] * 3 and parsed.model == ["xgb"] * 3 and parsed.version == ["v3"] * 3
+    assert parsed.predictions == [[2], [0], [1]]
+    assert parsed.is_error == [[False], [True], [False]]
+    assert parsed.latency_us[0] == [1840] and parsed.latency_us[2] == [2_500_000]
+    assert parsed.time_ms[0] == [int(when.timestamp() * 1000)]
+    assert parsed.metric_name[0] == ["confidence"] and parsed.metric_value[0] == [0.9]
+
+
+def test_a_kafka_sink_without_the_client_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "kafka", None)  # as when modelmon[kafka] is not installed
+    with pytest.raises(ValueError, match=re.escape("pip install 'modelmon[kafka]'")):
+        Tracker("kafka://127.0.0.1:9/predictions", function_uri="fraud/serving", model="xgb")
