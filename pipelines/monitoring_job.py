@@ -339,10 +339,11 @@ def _as_uri(path: str) -> str:
     return path if "://" in path else Path(path).resolve().as_uri()
 
 
-def checkpoint_directory(config: Config, bounded: bool) -> str | None:
-    """Where checkpoints go: configured, or by default for continuous runs only."""
-    if config.checkpoint_dir:
-        return config.checkpoint_dir
+def checkpoint_directory(config: Config, bounded: bool, cluster_default: str) -> str | None:
+    """Where checkpoints go: ours, else the cluster's (``execution.checkpointing.dir`` of the
+    Flink configuration), else .modelmon/checkpoints for continuous runs only."""
+    if config.checkpoint_dir or cluster_default:
+        return config.checkpoint_dir or cluster_default
     return None if bounded else str((DEFAULT_HOME / "checkpoints").resolve())
 
 
@@ -377,7 +378,7 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     elif config.restart_strategy == "exponential-delay":
         settings.set("restart-strategy.exponential-delay.initial-backoff",
                      f"{round(config.restart_delay_seconds * 1000)} ms")
-    checkpoints = checkpoint_directory(config, bounded)
+    checkpoints = checkpoint_directory(config, bounded, settings.get("execution.checkpointing.dir", ""))
     if checkpoints:
         settings.set("execution.checkpointing.dir", _as_uri(checkpoints))
         settings.set("execution.checkpointing.interval", f"{round(config.checkpoint_interval_seconds * 1000)} ms")
