@@ -3,6 +3,8 @@ the real job into a real embedded ClickHouse store, and a Flask client over that
 
 from __future__ import annotations
 
+from tests.environment import BEFORE_JOBS  # noqa: F401  (first: a clean copy of the environment)
+
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone

@@ -7,7 +7,6 @@ every port bound to 127.0.0.1, with configuration and logs in a temporary direct
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -18,6 +17,8 @@ from typing import Iterator
 
 import yaml
 from pyflink.find_flink_home import _find_flink_home
+
+from tests.environment import child_environment
 
 FLINK_HOME = Path(_find_flink_home())
 
@@ -66,8 +67,8 @@ def _wait_for_slots(rest_url: str, slots: int, timeout: float) -> None:
 def standalone_cluster(root: Path, slots: int = 2) -> Iterator[tuple[str, dict[str, str]]]:
     """Yields the JobManager address (host:port) and the environment for ``bin/flink``."""
     rest_port = _free_port()
-    environment = dict(os.environ, FLINK_CONF_DIR=str(root / "conf"), FLINK_LOG_DIR=str(root / "log"),
-                       FLINK_PID_DIR=str(root / "pid"))
+    environment = child_environment(FLINK_CONF_DIR=str(root / "conf"), FLINK_LOG_DIR=str(root / "log"),
+                                    FLINK_PID_DIR=str(root / "pid"))
     _write_configuration(root / "conf", rest_port, slots)
     for directory in ("log", "pid"):
         (root / directory).mkdir()

@@ -14,6 +14,7 @@ import pytest
 from modelmon.config import Config
 from modelmon.tracker import Tracker
 from pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
+from tests.environment import child_environment
 from udfs.events import LatenessTracker, parse_lines
 
 # The Kafka SQL connector's table options (Flink's Kafka connector documentation, 'Connector
@@ -69,7 +70,8 @@ def test_a_bad_kafka_url_is_refused_with_the_reason(source, message):
 def test_without_the_connector_jar_the_job_stops_at_once_naming_the_jar(tmp_path):
     finished = subprocess.run(
         [sys.executable, "-m", "modelmon.cli", "run", "--source", "kafka://127.0.0.1:9/predictions",
-         "--store", f"chdb://{tmp_path / 'store'}"], capture_output=True, text=True, timeout=300)
+         "--store", f"chdb://{tmp_path / 'store'}"], capture_output=True, text=True, timeout=300,
+        env=child_environment())
     assert finished.returncode == 2
     assert KAFKA_CONNECTOR_JAR in finished.stderr and KAFKA_CONNECTOR_URL in finished.stderr
     assert "--jars" in finished.stderr
@@ -80,7 +82,7 @@ def test_a_missing_jar_file_is_named(tmp_path):
     finished = subprocess.run(
         [sys.executable, "-m", "modelmon.cli", "run", "--source", "kafka://127.0.0.1:9/predictions",
          "--jars", str(tmp_path / "connector.jar"), "--store", f"chdb://{tmp_path / 'store'}"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env=child_environment())
     assert finished.returncode == 2
     assert f"--jars: {tmp_path / 'connector.jar'} does not exist" in finished.stderr
 

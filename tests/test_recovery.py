@@ -17,6 +17,7 @@ import clickhouse_connect
 import pytest
 
 from modelmon.simulator import format_when, simulate, write_segment
+from tests.environment import child_environment
 from tests.expected import WINDOWS, hop_windows, read_spool, stored_windows
 
 SEGMENTS = 12
@@ -38,8 +39,8 @@ class JobProcess:
         command = [sys.executable, "-m", "modelmon.cli", "run", "--source", str(root / "spool"),
                    "--store", f"chdb://{root / 'store'}", "--checkpoint-dir", str(root / "checkpoints"),
                    "--checkpoint-interval", "1", "--lateness-seconds", str(LATENESS_SECONDS), *extra]
-        environment = dict(os.environ, MODELMON_MONITOR_INTERVAL_SECONDS="0.2", FLINK_LOG_DIR=str(self.flink_logs),
-                           **(settings or {}))
+        environment = child_environment(MODELMON_MONITOR_INTERVAL_SECONDS="0.2", FLINK_LOG_DIR=str(self.flink_logs),
+                                        **(settings or {}))
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
                                             start_new_session=True)
