@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+import clickhouse_connect
 import numpy as np
+
+from pipelines.store_sink import TABLES
 
 
 def _events_of(line: str):
@@ -144,3 +148,47 @@ def stored_windows(client, window_size: str) -> dict[tuple[str, int], dict]:
         f"{', '.join(METRIC_COLUMNS)} FROM endpoint_metrics FINAL WHERE window_size = {{size:String}}",
         parameters={"size": window_size})
     return {(row[0], row[1]): dict(zip(["window_end"] + METRIC_COLUMNS, row[2:])) for row in result.result_rows}
+
+
+# Columns that differ between two runs whatever they computed: insert times, and reference
+# ids, which are registration timestamps (checked separately).
+_RUN_COLUMNS = ("written_at", "received_at", "reference_id")
+
+
+def stored_rows(dsn: str) -> dict[str, list[tuple]]:
+    """Every output table's rows after replacement by key, in a stable order."""
+    client = clickhouse_connect.get_client(dsn=dsn)
+    try:
+        rows = {}
+        for table in TABLES:
+            columns = [name for name in client.query(f"SELECT * FROM {table} LIMIT 0").column_names
+                       if name not in _RUN_COLUMNS]
+            rows[table] = client.query(f"SELECT {', '.join(columns)} FROM {table} FINAL "
+                                       f"ORDER BY {', '.join(columns)}").result_rows
+        return rows
+    finally:
+        client.close()
+
+
+def same_values(a, b) -> bool:
+    """Equal, floats to 1e-9 relative: parallel subtasks may merge partial sums in another order."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_values(a[k], b[k]) for k in a)
+    return a == b
+
+
+def different_rows(expected: dict[str, list[tuple]], got: dict[str, list[tuple]]) -> dict[str, list]:
+    """Per table, the first few rows that differ (``same_values``), or a count mismatch."""
+    differences = {}
+    for table, rows in expected.items():
+        if len(got[table]) != len(rows):
+            differences[table] = [f"{len(got[table])} rows, expected {len(rows)}"]
+            continue
+        pairs = [(a, b) for a, b in zip(rows, got[table]) if not same_values(a, b)]
+        if pairs:
+            differences[table] = pairs[:3]
+    return differences

@@ -4,7 +4,6 @@ numbers as the local run over the same input."""
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 
@@ -14,39 +13,8 @@ from modelmon.simulator import simulate
 from pipelines import monitoring_job
 from pipelines.store_sink import TABLES
 from tests.drift_traffic import write_drift_input
-from tests.expected import read_spool
+from tests.expected import different_rows, read_spool, stored_rows
 from tests.flink_cluster import FLINK_HOME, standalone_cluster
-
-# Columns that differ between two runs whatever they computed: insert times, and reference
-# ids, which are registration timestamps (checked separately).
-_RUN_COLUMNS = ("written_at", "received_at", "reference_id")
-
-
-def stored_rows(dsn: str) -> dict[str, list[tuple]]:
-    """Every output table's rows after replacement by key, in a stable order."""
-    client = clickhouse_connect.get_client(dsn=dsn)
-    try:
-        rows = {}
-        for table in TABLES:
-            columns = [name for name in client.query(f"SELECT * FROM {table} LIMIT 0").column_names
-                       if name not in _RUN_COLUMNS]
-            rows[table] = client.query(f"SELECT {', '.join(columns)} FROM {table} FINAL "
-                                       f"ORDER BY {', '.join(columns)}").result_rows
-        return rows
-    finally:
-        client.close()
-
-
-def _same(a, b) -> bool:
-    """Equal, floats to 1e-9 relative: parallel subtasks may merge partial sums in another order."""
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
-
 
 def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift_run, tmp_path):
     dsn, _ = write_drift_input(tmp_path, drift_run["start"])
@@ -58,10 +26,7 @@ def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift
         assert finished.returncode == 0, finished.stderr[-3000:]
 
         local, cluster = stored_rows(drift_run["config"].store), stored_rows(dsn)
-        for table in TABLES:
-            assert len(cluster[table]) == len(local[table]), table
-            different = [(a, b) for a, b in zip(local[table], cluster[table]) if not _same(a, b)]
-            assert not different, (table, different[:3])
+        assert different_rows(local, cluster) == {}
         assert all(len(local[table]) > 0 for table in TABLES)
 
         client = clickhouse_connect.get_client(dsn=dsn)

@@ -1,6 +1,7 @@
-"""A continuous run killed with SIGKILL midway through its traffic, restarted with
-``--restore latest``: every window holds exactly what an uninterrupted run computes
-(none lost, no event counted twice), and Flink did restore the job rather than start over."""
+"""Runs killed with SIGKILL midway and restarted with ``--restore latest``: every window holds
+exactly what an uninterrupted run computes (none lost, no event counted twice), and Flink did
+restore the job rather than start over. Continuous on the default state backend, bounded on
+RocksDB."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 import clickhouse_connect
 import pytest
 
+from modelmon.config import Config
 from modelmon.simulator import format_when, simulate, write_segment
+from pipelines.monitoring_job import run_monitoring_job
 from tests.environment import child_environment
-from tests.expected import WINDOWS, hop_windows, read_spool, stored_windows
+from tests.expected import WINDOWS, hop_windows, different_rows, read_spool, stored_rows, stored_windows
 
 SEGMENTS = 12
 SEGMENT_LINES = 500
@@ -31,7 +34,7 @@ HOLDING_WRITER = {"MODELMON_SINK_BATCH_ROWS": "1000000", "MODELMON_SINK_FLUSH_SE
 
 
 class JobProcess:
-    """``modelmon run`` (continuous) in its own process group, logging to a file."""
+    """``modelmon run`` in its own process group, logging to a file."""
 
     def __init__(self, root: Path, name: str, extra: list[str], settings: dict[str, str] | None = None):
         self.log = root / f"{name}.log"
@@ -63,7 +66,10 @@ class JobProcess:
 
     def kill(self) -> None:
         """SIGKILL to the whole process group: the Python process and its Flink JVM, mid-stride."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the job had already exited
+            pass
         self.process.wait(timeout=30)
 
 
@@ -88,11 +94,13 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
     (tmp_path / "spool").mkdir()
 
     first = JobProcess(tmp_path, "first", [], HOLDING_WRITER)
-    first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
-    feed(staged[:6], tmp_path / "spool", pause=1.5)
-    fed_at = completed_checkpoints(tmp_path)
-    first.wait_for(lambda: completed_checkpoints(tmp_path) > fed_at + 1, "two checkpoints after the last segment")
-    first.kill()
+    try:
+        first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
+        feed(staged[:6], tmp_path / "spool", pause=1.5)
+        fed_at = completed_checkpoints(tmp_path)
+        first.wait_for(lambda: completed_checkpoints(tmp_path) > fed_at + 1, "two checkpoints after the last segment")
+    finally:
+        first.kill()
     assert WROTE_WINDOWS not in first.text()
     feed(staged[6:7], tmp_path / "spool", pause=0)  # traffic keeps arriving while the job is down
 
@@ -134,3 +142,21 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
         for key, want in expected.items():
             for name in ("requests_count", "predictions_count", "error_count"):
                 assert got[key][name] == want[name], (size, key, name)
+
+
+def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same_rows(tmp_path):
+    simulate(tmp_path / "spool", 30_000, endpoints=5, seed=23, segment_lines=3_000)
+    reference = f"chdb://{tmp_path / 'reference'}"
+    run_monitoring_job(Config(store=reference, source=str(tmp_path / "spool")), bounded=True)
+
+    bounded = ["--bounded", "--state-backend", "rocksdb"]
+    first = JobProcess(tmp_path, "first", bounded, HOLDING_WRITER)
+    try:
+        first.wait_for(lambda: completed_checkpoints(tmp_path) >= 2, "two checkpoints")
+    finally:
+        first.kill()
+    assert WROTE_WINDOWS not in first.text()  # a bounded run's windows close at the end of its input
+    second = JobProcess(tmp_path, "second", [*bounded, "--restore", "latest"])
+    assert second.process.wait(timeout=300) == 0, second.text()[-3000:]
+    assert "Restoring job" in second.flink_log()
+    assert different_rows(stored_rows(reference), stored_rows(f"chdb://{tmp_path / 'store'}")) == {}
