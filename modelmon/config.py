@@ -22,7 +22,7 @@ class Config:
     source: str = str((DEFAULT_HOME / "spool").resolve())
     slide_seconds: int = 60
     lateness_seconds: int = 5
-    parallelism: int = 1
+    parallelism: int = 0  # 0: flink run -p, else the cluster's parallelism.default, else 1
     monitor_interval_seconds: float = 1.0
     sink_batch_rows: int = 1000
     sink_flush_seconds: float = 1.0

@@ -357,9 +357,10 @@ def latest_checkpoint(directory: str) -> str:
 
 def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment()
-    env.set_parallelism(config.parallelism)
     t_env = StreamTableEnvironment.create(env)
     settings = t_env.get_config()
+    if config.parallelism or not settings.get("parallelism.default", ""):  # flink run -p sets the latter
+        env.set_parallelism(config.parallelism or 1)
     settings.set("pipeline.name", "modelmon monitoring")
     settings.set("table.local-time-zone", "UTC")
     if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers

@@ -4,8 +4,10 @@ numbers as the local run over the same input."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 
 import clickhouse_connect
 
@@ -16,6 +18,11 @@ from tests.drift_traffic import write_drift_input
 from tests.expected import different_rows, read_spool, stored_rows
 from tests.flink_cluster import FLINK_HOME, standalone_cluster
 
+def flink_rest(jobmanager: str, path: str) -> dict:
+    with urllib.request.urlopen(f"http://{jobmanager}/{path}", timeout=10) as response:
+        return json.load(response)
+
+
 def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift_run, tmp_path):
     dsn, _ = write_drift_input(tmp_path, drift_run["start"])
     with standalone_cluster(tmp_path / "flink", slots=2) as (jobmanager, environment):
@@ -24,6 +31,11 @@ def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift
              "-py", monitoring_job.__file__, "--source", str(tmp_path / "spool"), "--store", dsn, "--bounded"],
             env=environment, capture_output=True, text=True, timeout=600)
         assert finished.returncode == 0, finished.stderr[-3000:]
+        (job,) = flink_rest(jobmanager, "jobs/overview")["jobs"]
+        vertices = {v["name"]: v["parallelism"] for v in flink_rest(jobmanager, f"jobs/{job['jid']}")["vertices"]}
+        writer = [name for name in vertices if "store writer" in name]
+        assert len(writer) == 1 and vertices.pop(writer[0]) == 1  # the embedded store's one writer
+        assert set(vertices.values()) == {2}
 
         local, cluster = stored_rows(drift_run["config"].store), stored_rows(dsn)
         assert different_rows(local, cluster) == {}
