@@ -48,7 +48,8 @@ def _simulate(args: argparse.Namespace) -> int:
         return 0
     target = args.sink or args.spool
     sent = simulate_into(target, args.events, endpoints=args.endpoints, features=args.features, seed=args.seed,
-                         error_rate=args.error_rate, events_per_second=args.events_per_second, live=args.live)
+                         error_rate=args.error_rate, events_per_second=args.events_per_second, live=args.live,
+                         segment_lines=args.segment_lines)
     print(f"sent {sent} lines to {target}")
     return 0
 

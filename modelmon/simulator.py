@@ -108,18 +108,22 @@ class TrafficGenerator:
 
 
 def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
-                  error_rate: float = 0.02, events_per_second: float = 50.0, live: bool = False) -> int:
-    """Send ``events`` lines (0: without end) to a Kafka topic or spool through the tracker's sinks.
+                  error_rate: float = 0.02, events_per_second: float = 50.0, live: bool = False,
+                  segment_lines: int = 10_000) -> int:
+    """Send ``events`` lines to a Kafka topic or spool through the tracker's sinks.
 
     ``live``: event times start now and lines go out at ``events_per_second`` of wall-clock
-    time, like a model server's traffic. Returns the lines sent.
+    time, like a model server's traffic, without end when ``events`` is 0. Returns the lines sent.
     """
     from modelmon.tracker import open_sink
+
+    if events <= 0 and not live:
+        raise ValueError("--events must be positive (0, for no end, needs --live)")
 
     generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
                                  events_per_second=events_per_second,
                                  start=datetime.now(timezone.utc) if live else None)
-    sink = open_sink(target)
+    sink = open_sink(target, segment_lines)
     sent, flushed = 0, time.monotonic()
     try:
         for line in generator.lines():

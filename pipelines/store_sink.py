@@ -114,7 +114,6 @@ class StoreSink:
         self.client = client
         self.batch_rows = batch_rows
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
-        self.rows_written: dict[str, int] = {table: 0 for table in TABLES}
 
     def add(self, target: str, payload: str) -> None:
         records = json.loads(payload)
@@ -140,7 +139,6 @@ class StoreSink:
                 continue
             started = time.perf_counter()
             store.insert(self.client, table, list(TABLES[table]), rows)
-            self.rows_written[table] += len(rows)
             log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
             self.buffers[table] = []
 
