@@ -22,7 +22,8 @@ class Config:
     source: str = str((DEFAULT_HOME / "spool").resolve())
     slide_seconds: int = 60
     lateness_seconds: int = 5
-    parallelism: int = 0  # 0: flink run -p, else the cluster's parallelism.default, else 1
+    parallelism: int = 0  # 0: 1 in local mode; on a cluster, flink run -p or its parallelism.default
+    source_idle_seconds: float = 10.0  # a parallel instance this long without events stops holding the watermark
     monitor_interval_seconds: float = 1.0
     sink_batch_rows: int = 1000
     sink_flush_seconds: float = 1.0

@@ -359,8 +359,13 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     env = StreamExecutionEnvironment.get_execution_environment()
     t_env = StreamTableEnvironment.create(env)
     settings = t_env.get_config()
-    if config.parallelism or not settings.get("parallelism.default", ""):  # flink run -p sets the latter
-        env.set_parallelism(config.parallelism or 1)
+    if config.parallelism:
+        env.set_parallelism(config.parallelism)
+    elif settings.get("execution.target", "local") in ("local", "minicluster"):
+        env.set_parallelism(1)  # on a cluster, flink run -p or the cluster's parallelism.default decides
+    # A parallel instance without input (more instances than files or partitions) would hold
+    # back the watermark of every window: after this long without events it stops counting.
+    settings.set("table.exec.source.idle-timeout", f"{round(config.source_idle_seconds * 1000)} ms")
     settings.set("pipeline.name", "modelmon monitoring")
     settings.set("table.local-time-zone", "UTC")
     if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers
