@@ -20,8 +20,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import parse_qsl, urlparse
 
+from modelmon.kafka_url import is_kafka, parse_kafka_url
 from modelmon.simulator import format_when, write_segment
 
 
@@ -57,13 +57,12 @@ class KafkaSink:
             from kafka import KafkaProducer
         except ImportError:
             raise ValueError("a kafka:// sink needs the Kafka client: pip install 'modelmon[kafka]'") from None
-        parsed = urlparse(url)
-        self.topic = parsed.path.strip("/")
-        if not parsed.netloc or not self.topic:
-            raise ValueError(f"Kafka sink {url!r} must look like kafka://host:9092/topic")
+        address = parse_kafka_url(url)
+        self.topic = address.topic
         properties = {name.removeprefix("properties.").replace(".", "_"): value
-                      for name, value in parse_qsl(parsed.query) if name.startswith("properties.")}
-        self.producer = KafkaProducer(bootstrap_servers=parsed.netloc.split(","), linger_ms=50, **properties)
+                      for name, value in address.parameters.items() if name.startswith("properties.")}
+        self.producer = KafkaProducer(bootstrap_servers=address.bootstrap_servers.split(","), linger_ms=50,
+                                      **properties)
 
     def send(self, key: str, line: str) -> None:
         self.producer.send(self.topic, key=key.encode(), value=line.encode())
@@ -77,7 +76,7 @@ class KafkaSink:
 
 def open_sink(target: str, segment_lines: int = 1000) -> SpoolSink | KafkaSink:
     """``kafka://...`` or a spool directory."""
-    return KafkaSink(target) if target.startswith("kafka://") else SpoolSink(Path(target), segment_lines)
+    return KafkaSink(target) if is_kafka(target) else SpoolSink(Path(target), segment_lines)
 
 
 class Tracker:

@@ -37,9 +37,10 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from modelmon import store
 from modelmon.config import DEFAULT_HOME, Config, load_config
+from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
 from modelmon.reference import JobReferences, load_references
-from pipelines.sources import is_kafka, require_kafka_connector, source_ddl
+from pipelines.sources import require_kafka_connector, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
 from udfs.events import LatenessTracker, parse_lines
 from udfs.feature_windows import drift_rows, histogram_rows

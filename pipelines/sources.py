@@ -6,11 +6,10 @@ so everything after the source is the same job.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlparse
-
 from pyflink.java_gateway import get_gateway
 
 from modelmon.config import Config
+from modelmon.kafka_url import is_kafka, parse_kafka_url
 
 KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"  # the Kafka connector release for Flink 2.1 and 2.2
 KAFKA_CONNECTOR_JAR = f"flink-sql-connector-kafka-{KAFKA_CONNECTOR_VERSION}.jar"
@@ -19,10 +18,6 @@ KAFKA_CONNECTOR_URL = ("https://repo.maven.apache.org/maven2/org/apache/flink/fl
 _KAFKA_FACTORY = "org.apache.flink.streaming.connectors.kafka.table.KafkaDynamicTableFactory"
 _STARTUP_MODES = {"earliest": "earliest-offset", "latest": "latest-offset", "group-offsets": "group-offsets"}
 DEFAULT_GROUP = "modelmon"
-
-
-def is_kafka(source: str) -> bool:
-    return source.startswith("kafka://")
 
 
 def kafka_options(source: str, bounded: bool) -> dict[str, str]:
@@ -36,16 +31,13 @@ def kafka_options(source: str, bounded: bool) -> dict[str, str]:
     >>> kafka_options("kafka://kafka:9092/predictions?startup=earliest", bounded=False)["scan.startup.mode"]
     'earliest-offset'
     """
-    url = urlparse(source)
-    topic = url.path.strip("/")
-    if not url.netloc or not topic or "/" in topic:
-        raise ValueError(f"Kafka source {source!r} must look like kafka://host:9092/topic")
-    query = dict(parse_qsl(url.query, keep_blank_values=True))
+    url = parse_kafka_url(source)
+    query = dict(url.parameters)
     startup = query.pop("startup", "group-offsets")
     if startup not in _STARTUP_MODES:
         raise ValueError(f"Kafka source: startup={startup!r} must be one of {', '.join(_STARTUP_MODES)}")
     options = {
-        "connector": "kafka", "topic": topic, "properties.bootstrap.servers": url.netloc,
+        "connector": "kafka", "topic": url.topic, "properties.bootstrap.servers": url.bootstrap_servers,
         "properties.group.id": query.pop("group", DEFAULT_GROUP), "scan.startup.mode": _STARTUP_MODES[startup],
         "format": "raw",
     }
