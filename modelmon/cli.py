@@ -36,17 +36,11 @@ def _submit(args: argparse.Namespace, job_arguments: list[str]) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from modelmon.simulator import simulate, simulate_into
+    from modelmon.simulator import simulate_into
 
-    if args.sink is None and args.spool is None:
-        raise ValueError("give --sink (kafka://host:9092/topic or a spool directory) or --spool")
-    if args.sink is None and not args.live:
-        segments = simulate(Path(args.spool), args.events, endpoints=args.endpoints, features=args.features,
-                            seed=args.seed, error_rate=args.error_rate, events_per_second=args.events_per_second,
-                            segment_lines=args.segment_lines)
-        print(f"wrote {args.events} lines in {segments} segments to {args.spool}")
-        return 0
     target = args.sink or args.spool
+    if target is None:
+        raise ValueError("give --sink (kafka://host:9092/topic or a spool directory) or --spool")
     sent = simulate_into(target, args.events, endpoints=args.endpoints, features=args.features, seed=args.seed,
                          error_rate=args.error_rate, events_per_second=args.events_per_second, live=args.live,
                          segment_lines=args.segment_lines)

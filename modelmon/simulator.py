@@ -6,7 +6,6 @@ job's file source (which skips names starting with '.') never reads half a segme
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import time
@@ -109,11 +108,12 @@ class TrafficGenerator:
 
 def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
                   error_rate: float = 0.02, events_per_second: float = 50.0, live: bool = False,
-                  segment_lines: int = 10_000) -> int:
+                  segment_lines: int = 10_000, start: datetime | None = None) -> int:
     """Send ``events`` lines to a Kafka topic or spool through the tracker's sinks.
 
-    ``live``: event times start now and lines go out at ``events_per_second`` of wall-clock
-    time, like a model server's traffic, without end when ``events`` is 0. Returns the lines sent.
+    Event times advance at ``events_per_second`` from ``start`` (default: an hour ago).
+    ``live``: they start now and lines go out at that rate of wall-clock time, like a model
+    server's traffic, without end when ``events`` is 0. Returns the lines sent.
     """
     from modelmon.tracker import open_sink
 
@@ -122,7 +122,7 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
 
     generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
                                  events_per_second=events_per_second,
-                                 start=datetime.now(timezone.utc) if live else None)
+                                 start=datetime.now(timezone.utc) if live else start)
     sink = open_sink(target, segment_lines)
     sent, flushed = 0, time.monotonic()
     try:
@@ -166,11 +166,6 @@ def simulate(spool: Path, events: int, endpoints: int = 3, features: int = 4, se
              error_rate: float = 0.02, events_per_second: float = 50.0, segment_lines: int = 10_000,
              start: datetime | None = None) -> int:
     """Write ``events`` lines of traffic into ``spool``; returns the number of segments."""
-    generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
-                                 events_per_second=events_per_second, start=start)
-    lines = generator.lines()
-    segments = 0
-    for first in range(0, events, segment_lines):
-        write_segment(spool, itertools.islice(lines, min(segment_lines, events - first)), segments)
-        segments += 1
-    return segments
+    simulate_into(str(spool), events, endpoints, features, seed, error_rate, events_per_second,
+                  segment_lines=segment_lines, start=start)
+    return -(-events // segment_lines)
