@@ -343,9 +343,8 @@ def _as_uri(path: str) -> str:
 def checkpoint_directory(config: Config, bounded: bool, cluster_default: str) -> str | None:
     """Where checkpoints go: ours, else the cluster's (``execution.checkpointing.dir`` of the
     Flink configuration), else .modelmon/checkpoints for continuous runs only."""
-    if config.checkpoint_dir or cluster_default:
-        return config.checkpoint_dir or cluster_default
-    return None if bounded else str((DEFAULT_HOME / "checkpoints").resolve())
+    local_default = None if bounded else str((DEFAULT_HOME / "checkpoints").resolve())
+    return config.checkpoint_dir or cluster_default or local_default
 
 
 def latest_checkpoint(directory: str) -> str:
