@@ -3,8 +3,10 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DURATION ?=
+LINES ?=
+FULL ?=
 
-.PHONY: demo test java chromium clean
+.PHONY: demo test bench java chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -36,6 +38,10 @@ demo: $(STAMP) java
 
 test: $(STAMP) java chromium
 	$(PYTHON) -m pytest -q
+
+# Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
+bench: $(STAMP) java
+	$(PYTHON) -m modelmon.bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES))
 
 clean:
 	rm -rf $(VENV) .modelmon

@@ -1,0 +1,274 @@
+"""``modelmon bench``: throughput and memory of the monitoring job, measured end to end.
+
+For each case (features per row, endpoints) it writes simulated traffic into a spool,
+registers a training-set reference for every endpoint in a fresh embedded store, and runs
+``modelmon run --bounded`` as a child process: wall time, and peak RSS of the whole process
+tree (client, Flink JVM, Python workers) sampled from /proc. Start-up is the wall time of the
+same command on a tiny input, so "excluding start-up" is events / (wall - start-up).
+
+The ceiling is :mod:`pipelines.ceiling_job` over the main case's spool: Flink's ``json``
+format and the 5-minute window in Java, nothing in Python.
+
+A fast wrong answer must not pass: after every run the store's totals (requests,
+predictions, errors, feature values binned) are checked against totals counted from the
+input files here, and a mismatch fails the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from modelmon import store
+from modelmon.config import DEFAULT_HOME
+from modelmon.reference import register_reference
+from modelmon.simulator import default_endpoints, simulate, training_set
+
+STARTUP_LINES = 100
+TRAINING_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class Case:
+    features: int
+    endpoints: int
+    lines: int
+
+
+@dataclass(frozen=True)
+class InputTotals:
+    """What the store must hold after a run, counted from the spool without the job's code."""
+
+    lines: int
+    events: int
+    predictions: int
+    errors: int
+    feature_rows: int  # input rows of successful predictions: values binned per feature
+
+
+def input_totals(spool: Path) -> InputTotals:
+    """Count events, predictions, errors and feature rows in a spool of simulated traffic.
+
+    >>> import tempfile
+    >>> spool = Path(tempfile.mkdtemp())
+    >>> _ = (spool / "a.jsonl").write_text('{"request": {"inputs": [[1], [2]]}, "resp": {"outputs": [0, 1]}}\\n'
+    ...     '{"headers": ["request", "error"], "values": [[{"inputs": [[1]]}, "boom"], [{"inputs": [[3]]}, null]]}\\n')
+    >>> input_totals(spool)
+    InputTotals(lines=2, events=3, predictions=2, errors=1, feature_rows=2)
+    """
+    lines = events = predictions = errors = 0
+    for segment in sorted(spool.glob("*.jsonl")):
+        with open(segment, "rb") as handle:
+            for raw in handle:
+                lines += 1
+                line = orjson.loads(raw)
+                rows = ([dict(zip(line["headers"], values)) for values in line["values"]]
+                        if "headers" in line else [line])
+                for event in rows:
+                    events += 1
+                    if event.get("error") is not None:
+                        errors += 1
+                    else:
+                        predictions += len(event["resp"]["outputs"])
+    return InputTotals(lines, events, predictions, errors, predictions)
+
+
+def stored_totals(dsn: str) -> InputTotals:
+    """The same totals as the store has them after a run."""
+    client = store.connect(dsn)
+    try:
+        events, predictions, errors = client.query(
+            "SELECT sum(requests_count), sum(predictions_count), sum(error_count) FROM endpoint_activity FINAL"
+        ).result_rows[0]
+        invalid = client.query("SELECT count() FROM invalid_events FINAL").result_rows[0][0]
+        binned = client.query("SELECT sum(count) + sum(invalid_count) FROM feature_histograms FINAL "
+                              "WHERE feature_index = 0").result_rows[0][0]
+    finally:
+        client.close()
+    return InputTotals(-1, int(events) + int(invalid), int(predictions), int(errors), int(binned))
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants until it ends."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self.page = os.sysconf("SC_PAGE_SIZE")
+
+    def _tree_rss(self) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: ppid
+            rss[int(entry)] = int(fields[21]) * self.page  # fields[21]: rss in pages
+        total, todo = 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo.extend(children.get(pid, []))
+        return total
+
+    def run(self) -> None:
+        while os.path.exists(f"/proc/{self.pid}"):
+            self.peak_bytes = max(self.peak_bytes, self._tree_rss())
+            time.sleep(self.interval)
+
+
+def measured_run(command: list[str], log: Path) -> tuple[float, int]:
+    """Run ``command`` to the end: (wall seconds, peak RSS bytes of its process tree)."""
+    started = time.perf_counter()
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        memory = TreeMemory(process.pid)
+        memory.start()
+        code = process.wait()
+    wall = time.perf_counter() - started
+    memory.join()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed with exit {code}; see {log}")
+    return wall, memory.peak_bytes
+
+
+def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir: Path) -> None:
+    """A fresh store with a reference for each simulated endpoint (drawn like unshifted traffic)."""
+    training = workdir / f"training-{features}.parquet"
+    if not training.exists():
+        training_set([f"x{j}" for j in range(features)], TRAINING_ROWS, seed=1).to_parquet(training)
+    client = store.open_store(dsn)
+    try:
+        for endpoint in default_endpoints(endpoints):
+            register_reference(client, "demo", endpoint.function_uri, endpoint.model, training, label_column="label")
+    finally:
+        client.close()
+
+
+def _job_command(spool: Path, dsn: str) -> list[str]:
+    return [sys.executable, "-m", "modelmon.cli", "run", "--bounded", "--source", str(spool), "--store", dsn]
+
+
+def _ceiling_command(spool: Path) -> list[str]:
+    return [sys.executable, "-m", "pipelines.ceiling_job", "--source", str(spool)]
+
+
+def _spool(workdir: Path, case: Case) -> Path:
+    spool = workdir / f"spool-{case.features}f-{case.endpoints}e-{case.lines}"
+    if not spool.exists():
+        simulate(spool, case.lines, endpoints=case.endpoints, features=case.features, seed=7,
+                 segment_lines=100_000)
+    return spool
+
+
+def _rate(count: int, seconds: float) -> float:
+    return round(count / seconds) if seconds > 0 else float("nan")
+
+
+def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
+    """One scaling row: the job on ``case`` (and the ceiling on the same spool), totals checked."""
+    spool = _spool(workdir, case)
+    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
+    expected = input_totals(spool)
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    name = f"{case.features}f-{case.endpoints}e"
+    walls = {}
+    for label, source in (("startup", tiny), ("run", spool)):
+        path = workdir / f"store-{name}-{label}"
+        shutil.rmtree(path, ignore_errors=True)
+        dsn = f"chdb://{path}"
+        fresh_store_with_references(dsn, case.endpoints, case.features, workdir)
+        walls[label], peak = measured_run(_job_command(source, dsn), logs / f"{name}-{label}.log")
+    got = stored_totals(dsn)
+    mismatched = [k for k in ("events", "predictions", "errors", "feature_rows")
+                  if getattr(got, k) != getattr(expected, k)]
+    row = {"features": case.features, "endpoints": case.endpoints, "lines": expected.lines,
+           "events": expected.events, "wall_s": round(walls["run"], 1), "startup_s": round(walls["startup"], 1),
+           "events_per_s": _rate(expected.events, walls["run"] - walls["startup"]),
+           "events_per_s_with_startup": _rate(expected.events, walls["run"]), "peak_rss_mb": peak // 2**20,
+           "totals": "ok" if not mismatched else f"MISMATCH {mismatched}: stored {got}, input {expected}"}
+    if ceiling:
+        start_wall, _ = measured_run(_ceiling_command(tiny), logs / f"{name}-ceiling-startup.log")
+        wall, peak = measured_run(_ceiling_command(spool), logs / f"{name}-ceiling.log")
+        row["ceiling"] = {"wall_s": round(wall, 1), "startup_s": round(start_wall, 1),
+                          "events_per_s": _rate(expected.events, wall - start_wall),
+                          "events_per_s_with_startup": _rate(expected.events, wall),
+                          "peak_rss_mb": peak // 2**20}
+        row["ratio_to_ceiling"] = round(row["events_per_s"] / row["ceiling"]["events_per_s"], 3)
+    return row
+
+
+def machine() -> dict:
+    cpus = os.cpu_count()
+    with open("/proc/meminfo") as handle:
+        memory_kb = int(handle.readline().split()[1])
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    return {"cpus": cpus, "memory_gib": round(memory_kb / 2**20, 1), "python": platform.python_version(),
+            "java": java[0] if java else "", "kernel": platform.release()}
+
+
+def print_row(label: str, row: dict) -> None:
+    print(f"{label:<28} {row['features']:>4} {row['endpoints']:>6} {row['events']:>9} "
+          f"{row['events_per_s']:>10} {row['events_per_s_with_startup']:>10} {row['wall_s']:>7} "
+          f"{row['startup_s']:>6} {row['peak_rss_mb']:>7}  {row['totals']}")
+
+
+def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -> int:
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "main": None, "scaling": []}
+    print(f"machine: {result['machine']}")
+    print(f"{'case':<28} {'feat':>4} {'endpts':>6} {'events':>9} {'ev/s excl':>10} {'ev/s incl':>10} "
+          f"{'wall s':>7} {'start':>6} {'RSS MB':>7}  totals")
+    main = run_case(Case(20, 10, lines), workdir, ceiling=True)
+    result["main"] = main
+    print_row("full pipeline", main)
+    ceiling = main["ceiling"]
+    print(f"{'ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {main['events']:>9} {ceiling['events_per_s']:>10} "
+          f"{ceiling['events_per_s_with_startup']:>10} {ceiling['wall_s']:>7} {ceiling['startup_s']:>6} "
+          f"{ceiling['peak_rss_mb']:>7}")
+    print(f"full pipeline / ceiling: {main['ratio_to_ceiling']}")
+    for features, endpoints in ((4, 10), (20, 10), (100, 10), (20, 1000)):
+        row = main if (features, endpoints, lines) == (20, 10, scaling_lines) else \
+            run_case(Case(features, endpoints, scaling_lines), workdir, ceiling=False)
+        result["scaling"].append(row)
+        print_row(f"scaling {features} x {endpoints}", row)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
+    print(f"figures written to {output}")
+    rows = [main] + result["scaling"]
+    return 0 if all(row["totals"] == "ok" for row in rows) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="modelmon bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000, help="input lines of the main case (default 200000)")
+    parser.add_argument("--full", action="store_true", help="the main case on 1,000,000 lines")
+    parser.add_argument("--scaling-lines", type=int, default=50_000, help="input lines per scaling row")
+    parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
+    parser.add_argument("--output", default=str(DEFAULT_HOME / "bench" / "results.json"))
+    args = parser.parse_args(argv)
+    return run_benchmark(1_000_000 if args.full else args.lines, args.scaling_lines, Path(args.workdir),
+                         Path(args.output))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
