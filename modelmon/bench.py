@@ -64,9 +64,10 @@ def input_totals(spool: Path) -> InputTotals:
     >>> import tempfile
     >>> spool = Path(tempfile.mkdtemp())
     >>> _ = (spool / "a.jsonl").write_text('{"request": {"inputs": [[1], [2]]}, "resp": {"outputs": [0, 1]}}\\n'
-    ...     '{"headers": ["request", "error"], "values": [[{"inputs": [[1]]}, "boom"], [{"inputs": [[3]]}, null]]}\\n')
+    ...     '{"headers": ["request", "resp", "error"], "values": [[{"inputs": [[1]]}, null, "boom"],'
+    ...     ' [{"inputs": [[3]]}, {"outputs": [1]}, null]]}\\n')
     >>> input_totals(spool)
-    InputTotals(lines=2, events=3, predictions=2, errors=1, feature_rows=2)
+    InputTotals(lines=2, events=3, predictions=3, errors=1, feature_rows=3)
     """
     lines = events = predictions = errors = 0
     for segment in sorted(spool.glob("*.jsonl")):
