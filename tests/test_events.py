@@ -125,3 +125,26 @@ def test_parse_prediction_rejects_non_dict_request():
 
 def test_endpoint_id_function_matches_mlrun_key_format():
     assert endpoint_id("demo", "serving", "", "h1", "RF", "v1") == hashlib.sha1(b"demo_serving_h1_RF_v1").hexdigest()
+
+
+def test_endpoint_cache_gives_each_line_its_own_labels_and_validation():
+    """Lines of one endpoint share a cached endpoint only when their fields are equal strings:
+    label values equal in Python (1, True, 1.0) keep their own text, and a bad line stays bad."""
+    lines = [success(labels={"a": "x"}), success(labels={"a": "x"}), success(labels={"a": 1}),
+             success(labels={"a": True}), success(labels={"a": 1.0}), success(model=7), success(labels={"a": "x"})]
+    out = parse_lines([json.dumps(line) for line in lines], LatenessTracker(None))
+    assert out.labels == ['{"a": "x"}', '{"a": "x"}', '{"a": "1"}', '{"a": "True"}', '{"a": "1.0"}', None,
+                          '{"a": "x"}']
+    assert out.status[5] == ["invalid"] and out.reason[5] == ["'model' must be a string, got int"]
+
+
+def test_json_the_fast_parser_refuses_is_read_as_the_standard_library_reads_it():
+    """orjson refuses NaN, which the standard library reads; a latency past a BIGINT (which
+    orjson reads as a float) is invalid rather than an overflow in the job."""
+    nan_latency = json.dumps(success()).replace("2500000", "NaN")
+    largest = json.dumps(success()).replace("2500000", str(2**63 - 1))
+    huge = json.dumps(success()).replace("2500000", str(2**70))
+    assert parse_one(nan_latency)[1:3] == (["invalid"], ["'microsec' must be a non-negative number, got nan"])
+    assert parse_one(largest)[1] == ["ok"] and parse_one(largest)[5] == [2**63 - 1]
+    assert parse_one(huge)[1:3] == (["invalid"], [f"'microsec' {float(2**70)!r} is past the largest latency, "
+                                                  f"{2**63 - 1}"])

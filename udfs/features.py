@@ -19,7 +19,7 @@ import json
 import math
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,8 +41,12 @@ class FeatureColumns:
     samples: list[str | None] = field(default_factory=list)
 
     def add_line(self) -> None:
-        for column in fields(FeatureColumns):
-            getattr(self, column.name).append(None if column.name == "samples" else [])
+        self.partial_project.append([])
+        self.partial_endpoint_id.append([])
+        self.partial_window_start.append([])
+        self.partial_time_ms.append([])
+        self.partial_data.append([])
+        self.samples.append(None)
 
 
 @dataclass(frozen=True)
