@@ -190,7 +190,7 @@ def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
     expected = input_totals(spool)
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
-    name = f"{case.features}f-{case.endpoints}e"
+    name = f"{case.features}f-{case.endpoints}e-{case.lines}"
     walls = {}
     for label, source in (("startup", tiny), ("run", spool)):
         path = workdir / f"store-{name}-{label}"
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelmon bench", description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="input lines of the main case (default 200000)")
     parser.add_argument("--full", action="store_true", help="the main case on 1,000,000 lines")
-    parser.add_argument("--scaling-lines", type=int, default=50_000, help="input lines per scaling row")
+    parser.add_argument("--scaling-lines", type=int, default=20_000, help="input lines per scaling row")
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
     parser.add_argument("--output", default=str(DEFAULT_HOME / "bench" / "results.json"))
     args = parser.parse_args(argv)
