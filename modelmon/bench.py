@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
     parser.add_argument("--output", default=str(DEFAULT_HOME / "bench" / "results.json"))
     args = parser.parse_args(argv)
-    return run_benchmark(1_000_000 if args.full else args.lines, args.scaling_lines, Path(args.workdir),
+    return run_benchmark(1_000_000 if args.full else args.lines, args.scaling_lines, Path(args.workdir).resolve(),
                          Path(args.output))
 
 
