@@ -29,6 +29,9 @@ class Config:
     local_jvm_heap_mb: int = 1024  # -Xmx of the JVM a local run starts (JVM_ARGS wins); a cluster sizes its own
     parse_batch_lines: int = 10_000  # lines per vectorized Python call (Arrow batch); a bundle ends within 1 s anyway
     sink_flush_seconds: float = 1.0
+    sink_retry_max_seconds: float = 30.0  # longest wait between attempts at an unavailable store
+    sink_max_waiting_payloads: int = 100_000  # per table: past this the writer holds the input until stored
+    store_wait_seconds: float = 120.0  # how long start-up waits for an unavailable store before failing
     dead_letter_max_chars: int = 65536
     feature_window_seconds: int = 300  # base window of the feature histograms
     drift_range_seconds: int = 3600  # drift compares this trailing range with the reference

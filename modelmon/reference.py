@@ -190,26 +190,41 @@ def load_references(client: Client, endpoint_id: str | None = None,
 
 class ReferenceCache:
     """The newest references, reloaded when a registration is seen (checked every
-    ``refresh_seconds``), so a running job picks up new references without a restart."""
+    ``refresh_seconds``), so a running job picks up new references without a restart.
 
-    def __init__(self, dsn: str, refresh_seconds: float):
-        self.client = store.connect(dsn)
+    It starts from the references read at submission; while the store is unavailable it keeps
+    the ones it has and looks again at the next check.
+    """
+
+    def __init__(self, dsn: str, refresh_seconds: float, newest: dict[str, Reference]):
+        self.dsn = dsn
+        self.client = None
         self.refresh_seconds = refresh_seconds
-        self.newest: dict[str, Reference] = {}
+        self.newest = newest
         self.versions: dict[tuple[str, int], Reference] = {}
         self.seen: tuple | None = None
         self.checked = -float("inf")
+
+    def _client(self):
+        if self.client is None:
+            self.client = store.connect(self.dsn)
+        return self.client
 
     def current(self) -> dict[str, Reference]:
         now = time.monotonic()
         if now - self.checked >= self.refresh_seconds:
             self.checked = now
-            seen = tuple(self.client.query("SELECT count(), max(reference_id) FROM reference_endpoints")
-                         .result_rows[0])
-            if seen != self.seen:
-                self.newest = load_references(self.client)
-                self.seen = seen
-                log.info("loaded %d reference(s)", len(self.newest))
+            try:
+                seen = tuple(self._client().query("SELECT count(), max(reference_id) FROM reference_endpoints")
+                             .result_rows[0])
+                if seen != self.seen:
+                    self.newest = load_references(self.client)
+                    self.seen = seen
+                    log.info("loaded %d reference(s)", len(self.newest))
+            except store.UNAVAILABLE as error:
+                log.warning("store unavailable (%s): keeping the %d reference(s) loaded before",
+                            str(error)[:300], len(self.newest))
+                self.close()
         return self.newest
 
     def get(self, endpoint_id: str) -> Reference | None:
@@ -222,11 +237,12 @@ class ReferenceCache:
             return newest
         key = (endpoint_id, reference_id)
         if key not in self.versions:
-            self.versions[key] = load_references(self.client, endpoint_id, reference_id).get(endpoint_id)
+            self.versions[key] = load_references(self._client(), endpoint_id, reference_id).get(endpoint_id)
         return self.versions[key]
 
     def close(self) -> None:
-        self.client.close()
+        store.close_quietly(self.client)
+        self.client = None
 
 
 class FixedReferences:
@@ -271,4 +287,4 @@ class JobReferences:
             log.info("embedded store in a worker process: using the %d reference(s) read at submission",
                      len(self.snapshot))
             return FixedReferences(self.snapshot)
-        return ReferenceCache(self.dsn, self.refresh_seconds)
+        return ReferenceCache(self.dsn, self.refresh_seconds, self.snapshot)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,8 +15,13 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 log = logging.getLogger(__name__)
+
+# What an unreachable, busy or failing store raises: a server down or refusing (HTTP, network),
+# or an embedded store whose directory another process holds.
+UNAVAILABLE = (ClickHouseError, OSError)
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations
@@ -82,6 +88,88 @@ def open_store(dsn: str, retention_days: int = 90) -> Client:
     client = connect(dsn)
     migrate(client, retention_days)
     return client
+
+
+class Backoff:
+    """When to try an unavailable store again: delays double from ``initial`` to ``maximum``
+    seconds, and a success starts over. One per process, since the store is shared.
+
+    >>> backoff = Backoff(initial=1, maximum=5)
+    >>> [backoff.failed(now=100) for _ in range(5)]
+    [1, 2, 4, 5, 5]
+    >>> backoff.ready(now=104), backoff.ready(now=105)
+    (False, True)
+    >>> backoff.succeeded(now=130), backoff.failures, backoff.ready(now=0)
+    (30, 0, True)
+    """
+
+    def __init__(self, initial: float, maximum: float):
+        self.initial = initial
+        self.maximum = maximum
+        self.failures = 0
+        self.failing_since: float | None = None
+        self.next_attempt = -float("inf")
+
+    def ready(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) >= self.next_attempt
+
+    def failed(self, now: float | None = None) -> float:
+        """Record a failed attempt; returns the delay before the next one."""
+        now = time.monotonic() if now is None else now
+        delay = min(self.initial * 2 ** self.failures, self.maximum)
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = now
+        self.next_attempt = now + delay
+        return delay
+
+    def succeeded(self, now: float | None = None) -> float | None:
+        """Record a success; returns how long the store had been unavailable, if it had been."""
+        now = time.monotonic() if now is None else now
+        outage = None if self.failing_since is None else now - self.failing_since
+        self.failures, self.failing_since, self.next_attempt = 0, None, -float("inf")
+        return outage
+
+
+def wait_for_store(dsn: str, retention_days: int, wait_seconds: float, backoff: Backoff) -> Client:
+    """:func:`open_store`, tried again with backoff for up to ``wait_seconds`` while the store is
+    unavailable (a server restarting, an embedded store another process holds); then the last
+    error is raised, naming the store."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return open_store(dsn, retention_days)
+        except UNAVAILABLE as error:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"the store {redact(dsn)} is unavailable after {wait_seconds:g} s: "
+                                   f"{str(error)[:300]}") from error
+            delay = min(backoff.failed(), remaining)
+            log.warning("store %s unavailable (%s); trying again in %.1f s", redact(dsn), str(error)[:200], delay)
+            time.sleep(delay)
+
+
+def close_quietly(client: Client | None) -> None:
+    """Close a client that may have lost its store (closing it then may fail too)."""
+    if client is not None:
+        try:
+            client.close()
+        except UNAVAILABLE:
+            pass
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for logs and errors.
+
+    >>> redact("http://default:secret@clickhouse:8123/db")
+    'http://default:***@clickhouse:8123/db'
+    >>> redact("chdb:///var/lib/modelmon")
+    'chdb:///var/lib/modelmon'
+    """
+    parsed = urlparse(dsn)
+    if parsed.password is None:
+        return dsn
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
 
 
 def insert(client: Client, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

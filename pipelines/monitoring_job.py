@@ -328,7 +328,8 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
 
     writer = (t_env.to_data_stream(outputs)
               .key_by(lambda row: row.target, key_type=Types.STRING())
-              .process(StoreWriter(config.store, config.sink_batch_rows, config.sink_flush_seconds),
+              .process(StoreWriter(config.store, config.sink_batch_rows, config.sink_flush_seconds,
+                                   config.sink_retry_max_seconds, config.sink_max_waiting_payloads),
                        output_type=Types.STRING())
               .uid("store-writer").name("store writer"))
     if store.is_embedded(config.store):
@@ -412,11 +413,14 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
 def prepare_store(config: Config) -> JobReferences:
     """Bring the store's schema up to date and read the references, then let go of the store
     (with an embedded store, the job's writer must be able to open it)."""
-    client = store.open_store(config.store, config.retention_days)
+    client = store.wait_for_store(config.store, config.retention_days, config.store_wait_seconds,
+                                  store.Backoff(initial=1.0, maximum=config.sink_retry_max_seconds))
     try:
         snapshot = load_references(client)
     finally:
         client.close()
+    log.info("store %s ready: schema up to date, %d reference(s); the job's writer opens it next",
+             store.redact(config.store), len(snapshot))
     return JobReferences(config.store, config.reference_refresh_seconds, snapshot, os.getpid())
 
 

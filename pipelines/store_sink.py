@@ -8,6 +8,7 @@ keyed list state, so every checkpoint holds them: after a restore they are writt
 that was emitted is lost. It inserts per table with an explicit column list when
 ``flush_seconds`` have passed since the first waiting payload, when ``batch_rows`` payloads
 wait, and at the end of a bounded input: at most about one insert per second per table.
+While the store is unavailable the payloads keep waiting, and it tries again with backoff.
 """
 
 from __future__ import annotations
@@ -108,11 +109,13 @@ TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
 
 
 class StoreSink:
-    """Per-table buffers of converted rows, inserted when full or on :meth:`flush`."""
+    """Per-table buffers of converted rows, inserted when full or on :meth:`flush`; connects to
+    the store on the first insert and again after :meth:`reset`."""
 
-    def __init__(self, client: Client, batch_rows: int):
-        self.client = client
+    def __init__(self, dsn: str, batch_rows: int):
+        self.dsn = dsn
         self.batch_rows = batch_rows
+        self.client: Client | None = None
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
 
     def add(self, target: str, payload: str) -> None:
@@ -138,58 +141,117 @@ class StoreSink:
             if not rows:
                 continue
             started = time.perf_counter()
+            if self.client is None:
+                self.client = store.connect(self.dsn)
             store.insert(self.client, table, list(TABLES[table]), rows)
             log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
             self.buffers[table] = []
+
+    def reset(self) -> None:
+        """After a failed insert: drop the converted rows (their payloads are still waiting, and
+        a row inserted twice replaces itself) and the connection, which may be broken."""
+        self.buffers = {table: [] for table in TABLES}
+        self.close()
+
+    def close(self) -> None:
+        store.close_quietly(self.client)
+        self.client = None
 
 
 END_OF_INPUT = sys.maxsize  # an event-time timer here fires only on the final watermark of a bounded input
 
 
 class StoreWriter(KeyedProcessFunction):
-    """Adapter: the job's last operator, keyed by target; see the module docstring."""
+    """Adapter: the job's last operator, keyed by target; see the module docstring.
 
-    def __init__(self, dsn: str, batch_rows: int, flush_seconds: float):
+    While the store is unavailable, payloads keep waiting in state and the writer tries again
+    with backoff (``retry_max_seconds`` at most between attempts), logging each failure. Past
+    ``max_waiting`` payloads for a table, or at the end of a bounded input, it stops taking
+    input and tries until the store takes them, so Flink's backpressure holds the rest in the
+    source (the spool files or Kafka) and the state stays bounded.
+    """
+
+    def __init__(self, dsn: str, batch_rows: int, flush_seconds: float, retry_max_seconds: float = 30.0,
+                 max_waiting: int = 100_000):
         self.dsn = dsn
         self.batch_rows = batch_rows
         self.flush_ms = round(flush_seconds * 1000)
+        self.retry_max_seconds = retry_max_seconds
+        self.max_waiting = max_waiting
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.waiting = runtime_context.get_list_state(ListStateDescriptor("waiting_payloads", Types.STRING()))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
         self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
-        self.sink = StoreSink(store.connect(self.dsn), self.batch_rows)
+        self.sink = StoreSink(self.dsn, self.batch_rows)
+        self.backoff = store.Backoff(initial=min(1.0, self.retry_max_seconds), maximum=self.retry_max_seconds)
         log.info("store writer %d of %d open", runtime_context.get_index_of_this_subtask() + 1,
                  runtime_context.get_number_of_parallel_subtasks())
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
         self.waiting.add(value.payload)
         count = (self.waiting_count.value() or 0) + 1
-        if count >= self.batch_rows:
-            self._write(ctx.get_current_key())
-            return ()
         self.waiting_count.update(count)
+        target = ctx.get_current_key()
+        if count >= self.max_waiting:
+            self._write_until_stored(target)
+        elif count < self.batch_rows or not self._try_write(target):
+            self._schedule(ctx, self.flush_ms)
+        return ()  # PyFlink iterates what a process function returns; this one emits nothing
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[str]:
+        self.flush_at.clear()
+        target = ctx.get_current_key()
+        if timestamp == END_OF_INPUT:
+            self._write_until_stored(target)
+        elif not self._try_write(target):
+            self._schedule(ctx, round(max(0.1, self.backoff.next_attempt - time.monotonic()) * 1000))
+        return ()
+
+    def _schedule(self, ctx: KeyedProcessFunction.Context, delay_ms: int) -> None:
+        """A write of the current target in ``delay_ms``, unless one is due sooner."""
         timers = ctx.timer_service()
-        due = timers.current_processing_time() + self.flush_ms
+        due = timers.current_processing_time() + delay_ms
         flush_at = self.flush_at.value()
         # None pending yet, or a timer restored from a run with a longer flush interval.
         if flush_at is None or flush_at > due:
             timers.register_processing_time_timer(due)
             timers.register_event_time_timer(END_OF_INPUT)
             self.flush_at.update(due)
-        return ()  # PyFlink iterates what a process function returns; this one emits nothing
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[str]:
-        self._write(ctx.get_current_key())
-        return ()
-
-    def _write(self, target: str) -> None:
-        for payload in self.waiting.get() or ():
-            self.sink.add(target, payload)
-        self.sink.flush()
+    def _try_write(self, target: str) -> bool:
+        """Insert the target's waiting payloads; False when the store did not take them (or is
+        still in its backoff), in which case they stay waiting."""
+        if not self.backoff.ready():
+            return False
+        payloads = list(self.waiting.get() or ())
+        if not payloads:  # a timer left from a write made when the batch filled
+            return True
+        count = len(payloads)
+        try:
+            for payload in payloads:
+                self.sink.add(target, payload)
+            self.sink.flush()
+        except store.UNAVAILABLE as error:
+            self.sink.reset()
+            delay = self.backoff.failed()
+            log.warning("store unavailable (%s): %d %s payload(s) kept in state; attempt %d failed, next in %.1f s",
+                        str(error)[:300], count, target, self.backoff.failures, delay)
+            return False
+        outage = self.backoff.succeeded()
+        if outage is not None:
+            log.warning("store available again after %.1f s: wrote the %d waiting %s payload(s)", outage, count, target)
         self.waiting.clear()
         self.waiting_count.clear()
-        self.flush_at.clear()
+        return True
+
+    def _write_until_stored(self, target: str) -> None:
+        """Hold the input (backpressure) until the store takes the waiting payloads."""
+        if not self._try_write(target):
+            log.warning("%s: holding the input until the store takes %d waiting payload(s)",
+                        target, self.waiting_count.value() or 0)
+            while not self._try_write(target):
+                time.sleep(max(0.05, self.backoff.next_attempt - time.monotonic()))
 
     def close(self) -> None:
-        self.sink.client.close()
+        self.sink.close()

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import clickhouse_connect
-import pytest
 
 from modelmon.config import Config
 from modelmon.simulator import format_when, simulate, write_segment
 from pipelines.monitoring_job import run_monitoring_job
-from tests.environment import child_environment
+from tests.job_process import JobProcess
 from tests.expected import WINDOWS, hop_windows, different_rows, read_spool, stored_rows, stored_windows
 
 SEGMENTS = 12
@@ -33,44 +29,10 @@ WROTE_WINDOWS = "endpoint_metrics: wrote"
 HOLDING_WRITER = {"MODELMON_SINK_BATCH_ROWS": "1000000", "MODELMON_SINK_FLUSH_SECONDS": "3600"}
 
 
-class JobProcess:
-    """``modelmon run`` in its own process group, logging to a file."""
-
-    def __init__(self, root: Path, name: str, extra: list[str], settings: dict[str, str] | None = None):
-        self.log = root / f"{name}.log"
-        self.flink_logs = root / f"{name}-flink"
-        command = [sys.executable, "-m", "modelmon.cli", "run", "--source", str(root / "spool"),
-                   "--store", f"chdb://{root / 'store'}", "--checkpoint-dir", str(root / "checkpoints"),
-                   "--checkpoint-interval", "1", "--lateness-seconds", str(LATENESS_SECONDS), *extra]
-        environment = child_environment(MODELMON_MONITOR_INTERVAL_SECONDS="0.2", FLINK_LOG_DIR=str(self.flink_logs),
-                                        **(settings or {}))
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
-                                            start_new_session=True)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def flink_log(self) -> str:
-        """The local Flink cluster's own log (JobManager and TaskManager in one JVM)."""
-        return "".join(path.read_text(errors="replace") for path in self.flink_logs.glob("*.log"))
-
-    def wait_for(self, condition, what: str, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if self.process.poll() is not None:
-                pytest.fail(f"the job exited ({self.process.returncode}) waiting for {what}:\n{self.text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}:\n{self.text()[-3000:]}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group: the Python process and its Flink JVM, mid-stride."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:  # the job had already exited
-            pass
-        self.process.wait(timeout=30)
+def job_process(root: Path, name: str, extra: list[str], settings: dict[str, str] | None = None) -> JobProcess:
+    return JobProcess(root, name, ["--source", str(root / "spool"), "--store", f"chdb://{root / 'store'}",
+                                   "--checkpoint-dir", str(root / "checkpoints"), "--checkpoint-interval", "1",
+                                   "--lateness-seconds", str(LATENESS_SECONDS), *extra], settings)
 
 
 def completed_checkpoints(root: Path) -> int:
@@ -93,7 +55,7 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
     staged = sorted((tmp_path / "staged").glob("*.jsonl"))
     (tmp_path / "spool").mkdir()
 
-    first = JobProcess(tmp_path, "first", [], HOLDING_WRITER)
+    first = job_process(tmp_path, "first", [], HOLDING_WRITER)
     try:
         first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
         feed(staged[:6], tmp_path / "spool", pause=1.5)
@@ -104,7 +66,7 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
     assert WROTE_WINDOWS not in first.text()
     feed(staged[6:7], tmp_path / "spool", pause=0)  # traffic keeps arriving while the job is down
 
-    second = JobProcess(tmp_path, "second", ["--restore", "latest"])
+    second = job_process(tmp_path, "second", ["--restore", "latest"])
     try:
         # Once the restored job runs, the rest of the traffic, one segment at a time as before.
         second.wait_for(lambda: "store writer 1 of 1 open" in second.text(), "the restored job to run")
@@ -150,13 +112,13 @@ def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same
     run_monitoring_job(Config(store=reference, source=str(tmp_path / "spool")), bounded=True)
 
     bounded = ["--bounded", "--state-backend", "rocksdb"]
-    first = JobProcess(tmp_path, "first", bounded, HOLDING_WRITER)
+    first = job_process(tmp_path, "first", bounded, HOLDING_WRITER)
     try:
         first.wait_for(lambda: completed_checkpoints(tmp_path) >= 2, "two checkpoints")
     finally:
         first.kill()
     assert WROTE_WINDOWS not in first.text()  # a bounded run's windows close at the end of its input
-    second = JobProcess(tmp_path, "second", [*bounded, "--restore", "latest"])
+    second = job_process(tmp_path, "second", [*bounded, "--restore", "latest"])
     assert second.process.wait(timeout=300) == 0, second.text()[-3000:]
     assert "Restoring job" in second.flink_log()
     assert different_rows(stored_rows(reference), stored_rows(f"chdb://{tmp_path / 'store'}")) == {}
