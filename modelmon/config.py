@@ -22,6 +22,7 @@ class Config:
     source: str = str((DEFAULT_HOME / "spool").resolve())
     slide_seconds: int = 60
     lateness_seconds: int = 5
+    future_tolerance_seconds: int = 86400  # continuous runs: events further ahead of the clock are invalid (0: off)
     parallelism: int = 0  # 0: 1 in local mode; on a cluster, flink run -p or its parallelism.default
     source_idle_seconds: float = 10.0  # a parallel instance this long without events stops holding the watermark
     monitor_interval_seconds: float = 1.0

@@ -84,18 +84,20 @@ class ParsePredictionLines(ScalarFunction):
 
     def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
         self.lateness_ms = lateness_ms
+        self.ahead_ms = config.future_tolerance_seconds * 1000
         self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.sample_every = config.feature_sample_every
 
     def open(self, function_context: FunctionContext) -> None:
-        self.tracker = LatenessTracker(self.lateness_ms)
+        self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms)
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
 
     def eval(self, lines: pd.Series) -> pd.DataFrame:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
-        parsed = parse_lines(lines, self.tracker, features, self.endpoints)
+        text = (None if line is None else line.decode("utf-8", errors="replace") for line in lines)
+        parsed = parse_lines(text, self.tracker, features, self.endpoints)
         return pd.DataFrame({name: getattr(parsed, name) for name in PARSED_LINES_TYPE.field_names()})
 
     def close(self) -> None:
@@ -273,10 +275,11 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
         ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references),
         result_type=PARSED_LINES_TYPE, func_type="pandas"))
     # Every branch below reads this one parse: a view over the UDF call would be planned
-    # (and the lines parsed) once per branch.
+    # (and the lines parsed) once per branch. The UDF takes the line's bytes: a line that is
+    # not UTF-8 fails Arrow's conversion of a string column, and with it the whole batch.
     parsed = t_env.sql_query(f"""
         SELECT line, {", ".join(f"p.{f} AS {f}" for f in PARSED_LINES_TYPE.field_names())}
-        FROM (SELECT line, parse_prediction_lines(line) AS p FROM prediction_lines)""")
+        FROM (SELECT line, parse_prediction_lines(CAST(line AS BYTES)) AS p FROM prediction_lines)""")
     t_env.create_temporary_view("parsed_lines", t_env.from_data_stream(t_env.to_data_stream(parsed)))
     endpoint = ", ".join(f"q.{name} AS {name}" for name in _ENDPOINT_COLUMNS)
     t_env.create_temporary_view("unnested_events", t_env.sql_query(f"""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -26,6 +27,10 @@ STATUS_INVALID = "invalid"
 STATUS_LATE = "late"
 
 MAX_LATENCY_US = 2**63  # a BIGINT
+# Event times the store can keep: ClickHouse's Date, which partitions every table, spans
+# 1970-01-01 up to (not including) 2149-06-07.
+EARLIEST_TIME_MS = 0
+END_OF_TIME_MS = 5_662_310_400_000
 _BATCH_HEADER_FIELDS = frozenset({"request", "op", "resp", "when", "microsec", "metrics", "error"})
 
 
@@ -215,6 +220,9 @@ def parse_prediction(event: dict) -> Prediction:
     Prediction(time_ms=1767225600000, predictions=2, latency_us=1500000, is_error=False)
     """
     time_ms = parse_when(event.get("when"))
+    if not EARLIEST_TIME_MS <= time_ms < END_OF_TIME_MS:
+        raise EventError(f"'when' {event['when'][:64]!r} is outside the times the store keeps "
+                         "(1970-01-01 to 2149-06-06)")
     request = event.get("request")
     if not isinstance(request, dict):
         raise EventError("missing 'request' object")
@@ -289,23 +297,35 @@ class ParsedLines(FeatureColumns):
 
 
 class LatenessTracker:
-    """Flags events that Flink's watermark (max event time - lateness) would drop.
+    """Flags events that Flink's watermark (max event time - lateness) would drop, and events
+    too far ahead of the clock to be let move it.
 
     An event is late when its time is at or before the highest event time seen so far by
     this parser minus the allowed lateness. Flink's watermark downstream never runs ahead of
     that bound, so an event not flagged here is never dropped by a window. With no
     lateness (``None``: a bounded run, whose watermark only moves at the end) nothing is late.
 
+    An event more than ``ahead_ms`` past the wall clock (continuous runs, ``ahead_ms`` > 0) is
+    invalid: taken in, it would move the watermark so far that every later event were late.
+
     >>> tracker = LatenessTracker(lateness_ms=1000)
     >>> [tracker.is_late(t) for t in (5000, 4500, 4000, 3999, 6000)]
     [False, False, True, True, False]
     >>> LatenessTracker(None).is_late(0)
     False
+    >>> ahead = LatenessTracker(1000, ahead_ms=60_000, clock_ms=lambda: 1_000_000)
+    >>> ahead.is_too_far_ahead(1_060_000), ahead.is_too_far_ahead(1_060_001)
+    (False, True)
     """
 
-    def __init__(self, lateness_ms: int | None):
+    def __init__(self, lateness_ms: int | None, ahead_ms: int = 0, clock_ms=lambda: time.time_ns() // 1_000_000):
         self.lateness_ms = lateness_ms
+        self.ahead_ms = ahead_ms if lateness_ms is not None else 0
+        self.clock_ms = clock_ms
         self.max_time_ms: int | None = None
+
+    def is_too_far_ahead(self, time_ms: int) -> bool:
+        return self.ahead_ms > 0 and time_ms > self.clock_ms() + self.ahead_ms
 
     def is_late(self, time_ms: int) -> bool:
         if self.lateness_ms is None:
@@ -402,6 +422,10 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                 events.append((_time_if_readable(row), 0, 0, False, STATUS_INVALID, str(error)[:500]))
                 continue
             first_row, ordinal = ordinal, ordinal + p.predictions
+            if tracker.is_too_far_ahead(p.time_ms):
+                reason = f"event time is more than {tracker.ahead_ms} ms ahead of the clock"
+                events.append((p.time_ms, 0, 0, False, STATUS_INVALID, reason))
+                continue
             if tracker.is_late(p.time_ms):
                 reason = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
                 events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
