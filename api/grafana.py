@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from clickhouse_connect.driver.client import Client
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from api import queries
-from api.db import get_store
+from api.db import cached, get_store
 from api.feature_analysis import analyze_features
 
 bp = Blueprint("grafana", __name__, url_prefix="/api/grafana-proxy/model-endpoints")
@@ -144,12 +145,16 @@ def list_endpoints_table(parameters: dict[str, str], _span: QueryRange) -> list[
     number); accuracy stays null until ground truth exists, drift_status until the
     endpoint's first drift run."""
     metrics = _metric_names(parameters, required=False)
-    store = get_store()
-    latest = queries.latest_metric_values(store, metrics) if metrics else {}
-    rows = [[e["endpoint_id"], e["function_uri"], e["model"], e["model_class"], iso_utc(e["first_request"]),
-             iso_utc(e["last_request"]), None, e["error_count"], e["drift_status"]]
-            + [latest.get(e["endpoint_id"], {}).get(name) for name in metrics]
-            for e in queries.list_endpoints(store, parameters.get("project"))]
+    project = parameters.get("project")
+
+    def ask(client: Client) -> list[list[Any]]:
+        latest = queries.latest_metric_values(client, metrics) if metrics else {}
+        return [[e["endpoint_id"], e["function_uri"], e["model"], e["model_class"], iso_utc(e["first_request"]),
+                 iso_utc(e["last_request"]), None, e["error_count"], e["drift_status"]]
+                + [latest.get(e["endpoint_id"], {}).get(name) for name in metrics]
+                for e in queries.list_endpoints(client, project)]
+
+    rows = cached(("list_endpoints", project, *metrics), ask)
     return [_table(_LIST_ENDPOINTS_COLUMNS + [(name, "number") for name in metrics], rows)]
 
 
@@ -209,7 +214,7 @@ def search():
     """``list_projects``, or ``list_endpoints;project=P`` as {text, value} for a variable."""
     parameters = parse_target(_json_body().get("target"))
     if parameters["target_endpoint"] == "list_projects":
-        return jsonify(queries.list_projects(get_store()))
+        return jsonify(cached(("list_projects",), queries.list_projects))
     if parameters["target_endpoint"] == "list_endpoints":
         project = parameters.get("project")
         if not project:

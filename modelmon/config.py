@@ -48,6 +48,7 @@ class Config:
     jars: str = ""  # comma-separated connector jars, such as the Kafka SQL connector
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 8080
+    proxy_cache_seconds: float = 5.0  # overview answers (endpoint list, latest values) are reused this long
     api_tokens: str = ""  # comma-separated; when set, every proxy route but the health check needs one
 
     def tokens(self) -> frozenset[str]:
