@@ -6,7 +6,7 @@ DURATION ?=
 LINES ?=
 FULL ?=
 
-.PHONY: demo test bench java chromium clean
+.PHONY: demo test bench bench-proxy java chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -42,6 +42,10 @@ test: $(STAMP) java chromium
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java
 	$(PYTHON) -m modelmon.bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES))
+
+# The proxy under concurrent Grafana queries: 1,000 endpoints, a day of 1-minute data.
+bench-proxy: $(STAMP)
+	$(PYTHON) -m modelmon.proxy_bench
 
 clean:
 	rm -rf $(VENV) .modelmon

@@ -1,0 +1,211 @@
+"""``make bench-proxy``: the proxy under load on loopback, with Grafana-shaped queries.
+
+It fills a fresh embedded store with what the job writes for ``--endpoints`` endpoints over
+``--hours`` of 1-minute data (activity windows, 5 m and 1 h metric windows every minute, a
+drift status every 5 minutes), serves it with ``modelmon serve`` in its own process, and sends
+``--clients`` concurrent streams of SimpleJson queries for ``--seconds``. It prints, per kind of
+query, requests/s, p50/p99/max latency and errors, and writes them to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from modelmon import store
+
+PROXY = "/api/grafana-proxy/model-endpoints"
+P99_TARGET_MS = 250  # for the overview queries
+
+
+def fill_store(dsn: str, endpoints: int, hours: int, end: datetime) -> dict[str, int]:
+    """The job's tables for ``endpoints`` endpoints and ``hours`` of 1-minute windows up to ``end``,
+    generated in ClickHouse (INSERT ... SELECT FROM numbers)."""
+    client = store.open_store(dsn)
+    minutes = hours * 60
+    start = end - timedelta(minutes=minutes)
+    parameters = {"start": start, "minutes": minutes, "endpoints": endpoints}
+    endpoint = "lower(hex(SHA1(toString(number % {endpoints:UInt32}))))"
+    minute = "{start:DateTime64(3, 'UTC')} + toIntervalMinute(intDiv(number, {endpoints:UInt32}))"
+    rows = "numbers({endpoints:UInt32} * {minutes:UInt32})"
+    try:
+        client.command(f"""
+            INSERT INTO endpoint_activity (project, endpoint_id, window_start, first_request, last_request,
+                requests_count, predictions_count, error_count, function_uri, model, version, model_class, labels)
+            SELECT 'bench', {endpoint}, {minute}, {minute}, {minute} + toIntervalSecond(59),
+                   60, 120, number % 7 = 0, 'bench/serving:prod',
+                   concat('model-', toString(number % {{endpoints:UInt32}})), 'v1', 'sklearn.RF', map('team', 'bench')
+            FROM {rows}""", parameters=parameters)
+        for size, minutes_long in (("5m", 5), ("1h", 60)):
+            client.command(f"""
+                INSERT INTO endpoint_metrics (project, endpoint_id, window_size, window_start, window_end,
+                    requests_count, predictions_count, predictions_per_second, error_count, latency_avg,
+                    latency_p50, latency_p95, latency_p99, latency_max)
+                SELECT 'bench', {endpoint}, '{size}', {minute} - toIntervalMinute({minutes_long - 1}),
+                       {minute} + toIntervalMinute(1), {60 * minutes_long}, {120 * minutes_long},
+                       {120 * minutes_long} / {60 * minutes_long}, number % 5, 1000 + number % 300,
+                       900 + number % 200, 1500 + number % 400, 2000 + number % 500, 3000 + number % 900
+                FROM {rows}""", parameters=parameters)
+        client.command(f"""
+            INSERT INTO drift_status (project, endpoint_id, reference_id, window_start, window_end, feature_names,
+                features_count, tvd_mean, hellinger_mean, drift_measure, drift_status)
+            SELECT 'bench', {endpoint}, 1, {minute} - toIntervalMinute(60), {minute},
+                   ['f0', 'f1', 'f2'], 3, 0.1, 0.1, 0.1, 'NO_DRIFT'
+            FROM {rows} WHERE intDiv(number, {{endpoints:UInt32}}) % 5 = 0""", parameters=parameters)
+        return store.row_counts(client, ["endpoint_activity", "endpoint_metrics", "drift_status"])
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class QueryKind:
+    name: str
+    overview: bool  # held to the p99 target
+    weight: int
+
+
+KINDS = [QueryKind("list_projects", True, 1), QueryKind("list_endpoints", True, 3),
+         QueryKind("list_endpoints+metrics", True, 2), QueryKind("metrics (1 endpoint, 24 h)", False, 4)]
+
+
+def request_body(kind: QueryKind, endpoint_ids: list[str], end: datetime, rng: random.Random) -> tuple[str, dict]:
+    """The route and JSON body Grafana's SimpleJson datasource sends for this kind of panel."""
+    span = {"from": (end - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "to": end.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    if kind.name == "list_projects":
+        return "search", {"target": "target_endpoint=list_projects"}
+    if kind.name == "list_endpoints":
+        target = "target_endpoint=list_endpoints;project=bench"
+    elif kind.name == "list_endpoints+metrics":
+        target = "target_endpoint=list_endpoints;project=bench;metrics=predictions_per_second,latency_avg_5m"
+    else:
+        target = (f"target_endpoint=metrics;endpoint_id={rng.choice(endpoint_ids)};"
+                  "metrics=predictions_per_second,latency_avg_5m,latency_p99_5m,error_count_5m")
+    return "query", {"range": span, "maxDataPoints": 500, "interval": "1m",
+                     "targets": [{"target": target, "refId": "A", "type": "table"}]}
+
+
+def client_loop(port: int, deadline: float, endpoint_ids: list[str], end: datetime, seed: int,
+                results: list[tuple[str, float, bool]]) -> None:
+    rng = random.Random(seed)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    weights = [k.weight for k in KINDS]
+    while time.monotonic() < deadline:
+        kind = rng.choices(KINDS, weights)[0]
+        route, body = request_body(kind, endpoint_ids, end, rng)
+        started = time.perf_counter()
+        try:
+            connection.request("POST", f"{PROXY}/{route}", json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+            ok = response.status == 200 and len(payload) > 2
+        except (OSError, http.client.HTTPException):
+            ok = False
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        results.append((kind.name, (time.perf_counter() - started) * 1000, ok))
+    connection.close()
+
+
+def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"modelmon serve exited with {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", f"{PROXY}/")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("the proxy did not become healthy")
+
+
+def summarize(results: list[tuple[str, float, bool]], seconds: float) -> list[dict]:
+    rows = []
+    for kind in KINDS + [QueryKind("all", False, 0)]:
+        latencies = np.array([ms for name, ms, _ in results if kind.name in (name, "all")])
+        errors = sum(not ok for name, _, ok in results if kind.name in (name, "all"))
+        if not len(latencies):
+            continue
+        rows.append({"query": kind.name, "overview": kind.overview, "requests": len(latencies),
+                     "requests_per_second": round(len(latencies) / seconds, 1),
+                     "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+                     "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+                     "max_ms": round(float(latencies.max()), 1), "errors": errors})
+    return rows
+
+
+def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, workdir: Path) -> dict:
+    shutil.rmtree(workdir / "store", ignore_errors=True)
+    dsn = f"chdb://{(workdir / 'store').resolve()}"
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    started = time.perf_counter()
+    counts = fill_store(dsn, endpoints, hours, end)
+    print(f"store: {counts} in {time.perf_counter() - started:.1f} s", flush=True)
+    endpoint_ids = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(endpoints)]
+    log = open(workdir / "proxy.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "modelmon.cli", "serve", "--store", dsn, "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, MODELMON_API_TOKENS=""))
+    try:
+        wait_healthy(port, server)
+        results: list[tuple[str, float, bool]] = []
+        deadline = time.monotonic() + seconds
+        threads = [threading.Thread(target=client_loop, args=(port, deadline, endpoint_ids, end, i, results))
+                   for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}",
+            "endpoints": endpoints, "hours": hours, "rows": counts, "seconds": seconds, "clients": clients,
+            "queries": summarize(results, seconds)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--workdir", type=Path, default=Path(".modelmon/proxy-bench"))
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    result = run(args.endpoints, args.hours, args.seconds, args.clients, args.port, args.workdir)
+    print(f"{result['machine']}; {args.endpoints} endpoints, {args.hours} h of 1-minute windows, "
+          f"{args.clients} concurrent clients for {args.seconds:g} s on loopback")
+    print(f"{'query':<28}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
+    for row in result["queries"]:
+        print(f"{row['query']:<28}{row['requests_per_second']:>8}{row['p50_ms']:>9}{row['p99_ms']:>9}"
+              f"{row['max_ms']:>9}{row['errors']:>8}")
+    overview_p99 = max(row["p99_ms"] for row in result["queries"] if row["overview"])
+    print(f"overview p99 {overview_p99} ms (target < {P99_TARGET_MS} ms): "
+          f"{'met' if overview_p99 < P99_TARGET_MS else 'NOT met'}")
+    (args.workdir / "results.json").write_text(json.dumps(result, indent=2))
+    return 0 if not any(row["errors"] for row in result["queries"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
