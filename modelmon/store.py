@@ -91,8 +91,8 @@ def open_store(dsn: str, retention_days: int = 90) -> Client:
 
 
 class Backoff:
-    """When to try an unavailable store again: delays double from ``initial`` to ``maximum``
-    seconds, and a success starts over. One per process, since the store is shared.
+    """When to try an unavailable store again: delays double from ``initial`` (1 s) to
+    ``maximum`` seconds, and a success starts over. One per process, since the store is shared.
 
     >>> backoff = Backoff(initial=1, maximum=5)
     >>> [backoff.failed(now=100) for _ in range(5)]
@@ -103,7 +103,7 @@ class Backoff:
     (30, 0, True)
     """
 
-    def __init__(self, initial: float, maximum: float):
+    def __init__(self, maximum: float, initial: float = 1.0):
         self.initial = initial
         self.maximum = maximum
         self.failures = 0

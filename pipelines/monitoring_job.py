@@ -417,7 +417,7 @@ def prepare_store(config: Config) -> JobReferences:
     """Bring the store's schema up to date and read the references, then let go of the store
     (with an embedded store, the job's writer must be able to open it)."""
     client = store.wait_for_store(config.store, config.retention_days, config.store_wait_seconds,
-                                  store.Backoff(initial=1.0, maximum=config.sink_retry_max_seconds))
+                                  store.Backoff(maximum=config.sink_retry_max_seconds))
     try:
         snapshot = load_references(client)
     finally:

@@ -184,7 +184,7 @@ class StoreWriter(KeyedProcessFunction):
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
         self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
         self.sink = StoreSink(self.dsn, self.batch_rows)
-        self.backoff = store.Backoff(initial=min(1.0, self.retry_max_seconds), maximum=self.retry_max_seconds)
+        self.backoff = store.Backoff(maximum=self.retry_max_seconds)
         log.info("store writer %d of %d open", runtime_context.get_index_of_this_subtask() + 1,
                  runtime_context.get_number_of_parallel_subtasks())
 
