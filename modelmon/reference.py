@@ -197,34 +197,28 @@ class ReferenceCache:
     """
 
     def __init__(self, dsn: str, refresh_seconds: float, newest: dict[str, Reference]):
-        self.dsn = dsn
-        self.client = None
+        self.client = store.LazyClient(dsn)
         self.refresh_seconds = refresh_seconds
         self.newest = newest
         self.versions: dict[tuple[str, int], Reference] = {}
         self.seen: tuple | None = None
         self.checked = -float("inf")
 
-    def _client(self):
-        if self.client is None:
-            self.client = store.connect(self.dsn)
-        return self.client
-
     def current(self) -> dict[str, Reference]:
         now = time.monotonic()
         if now - self.checked >= self.refresh_seconds:
             self.checked = now
             try:
-                seen = tuple(self._client().query("SELECT count(), max(reference_id) FROM reference_endpoints")
+                seen = tuple(self.client.get().query("SELECT count(), max(reference_id) FROM reference_endpoints")
                              .result_rows[0])
                 if seen != self.seen:
-                    self.newest = load_references(self.client)
+                    self.newest = load_references(self.client.get())
                     self.seen = seen
                     log.info("loaded %d reference(s)", len(self.newest))
             except store.UNAVAILABLE as error:
                 log.warning("store unavailable (%s): keeping the %d reference(s) loaded before",
                             str(error)[:300], len(self.newest))
-                self.close()
+                self.client.drop()
         return self.newest
 
     def get(self, endpoint_id: str) -> Reference | None:
@@ -237,12 +231,11 @@ class ReferenceCache:
             return newest
         key = (endpoint_id, reference_id)
         if key not in self.versions:
-            self.versions[key] = load_references(self._client(), endpoint_id, reference_id).get(endpoint_id)
+            self.versions[key] = load_references(self.client.get(), endpoint_id, reference_id).get(endpoint_id)
         return self.versions[key]
 
     def close(self) -> None:
-        store.close_quietly(self.client)
-        self.client = None
+        self.client.close()
 
 
 class FixedReferences:

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, InterfaceError
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,34 @@ def close_quietly(client: Client | None) -> None:
             client.close()
         except UNAVAILABLE:
             pass
+
+
+class LazyClient:
+    """A client opened on first use, and again after :meth:`drop` (a failed call may have broken
+    it), but never after :meth:`close`: a function still running while its job is cancelled
+    must not open a store that nothing will close (an embedded engine then stays bound to
+    that path for the rest of the process).
+    """
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self.client: Client | None = None
+        self.closed = False
+
+    def get(self) -> Client:
+        if self.closed:
+            raise InterfaceError(f"the connection to {redact(self.dsn)} is closed")
+        if self.client is None:
+            self.client = connect(self.dsn)
+        return self.client
+
+    def drop(self) -> None:
+        close_quietly(self.client)
+        self.client = None
+
+    def close(self) -> None:
+        self.closed = True
+        self.drop()
 
 
 def redact(dsn: str) -> str:

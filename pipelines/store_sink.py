@@ -20,7 +20,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from clickhouse_connect.driver.client import Client
 from pyflink.common import Row, Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
@@ -113,9 +112,8 @@ class StoreSink:
     the store on the first insert and again after :meth:`reset`."""
 
     def __init__(self, dsn: str, batch_rows: int):
-        self.dsn = dsn
+        self.client = store.LazyClient(dsn)
         self.batch_rows = batch_rows
-        self.client: Client | None = None
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
 
     def add(self, target: str, payload: str) -> None:
@@ -141,9 +139,7 @@ class StoreSink:
             if not rows:
                 continue
             started = time.perf_counter()
-            if self.client is None:
-                self.client = store.connect(self.dsn)
-            store.insert(self.client, table, list(TABLES[table]), rows)
+            store.insert(self.client.get(), table, list(TABLES[table]), rows)
             log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
             self.buffers[table] = []
 
@@ -151,11 +147,10 @@ class StoreSink:
         """After a failed insert: drop the converted rows (their payloads are still waiting, and
         a row inserted twice replaces itself) and the connection, which may be broken."""
         self.buffers = {table: [] for table in TABLES}
-        self.close()
+        self.client.drop()
 
     def close(self) -> None:
-        store.close_quietly(self.client)
-        self.client = None
+        self.client.close()
 
 
 END_OF_INPUT = sys.maxsize  # an event-time timer here fires only on the final watermark of a bounded input
