@@ -1,16 +1,21 @@
 """The monitoring job: prediction lines -> metrics, registry, feature histograms, drift -> ClickHouse.
 
-source (spool directory, raw lines)
-  -> parse_prediction_lines (one vectorized Python call per batch of lines: events, plus
-     per-batch partial feature summaries on the reference bins, plus sampled feature rows)
-  -> UNNEST the events (Java) -> valid | invalid or late (dead letters)
-  -> valid: watermark on event time -> HOP 5m / 1h metrics, TUMBLE(slide) activity
-  -> custom metrics of valid events: watermark -> TUMBLE(slide) count, sum, mean, min, max
-  -> partials: watermark on their time -> keyed by endpoint -> FeatureWindows (keyed state,
-     event-time timers): window histograms and trailing-range drift when a window closes
-  -> samples -> incoming_features
+source (spool directory or Kafka topic, raw lines, read in Java)
+  -> parse_prediction_lines: one vectorized Python call per Arrow batch of lines, returning one
+     record per batch (:class:`udfs.batches.BatchOutput`): per endpoint and time slice the
+     counts, latencies and custom metrics of its valid events; feature partial summaries on
+     the reference bins; dead letters (invalid and late events); sampled feature rows
+  -> watermark on the batch's latest event time (the parser flags as late every event the
+     watermark could have passed, so nothing valid is dropped by it)
+  -> RouteBatch: slices per endpoint | feature partials | dead letters and samples
+  -> slices keyed by endpoint -> MetricWindows (keyed state, event-time timers): HOP 5m / 1h
+     metrics, slide-long activity and custom metrics, as the watermark passes each slice
+  -> partials keyed by endpoint -> FeatureWindows: window histograms and trailing-range drift
   -> one (target, JSON rows) stream -> keyed by target -> StoreWriter (rows wait in keyed
      state until inserted, so checkpoints cover them) -> ClickHouse
+
+No Java operator works per event after the source: Flink reads the lines, hands them to
+Python in Arrow batches, and from there on moves one record per batch and endpoint.
 
 Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py`` on a
 cluster (``modelmon submit`` wraps that).
@@ -22,17 +27,20 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import sys
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pyflink.common import Row, Types
-from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream import OutputTag, StreamExecutionEnvironment
+from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table.expressions import col
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from modelmon import store
@@ -42,45 +50,26 @@ from modelmon.logs import configure_logging
 from modelmon.reference import JobReferences, load_references
 from pipelines.sources import require_kafka_connector, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
+from udfs.batches import BatchOutput, batch_output, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker, parse_lines
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
 from udfs.histograms import FeatureSummary
+from udfs.metric_windows import rows_at
 
 log = logging.getLogger(__name__)
 
-WINDOW_SIZES = {"5m": 5 * 60, "1h": 60 * 60}
+WINDOW_SIZES_MS = {"5m": 5 * 60_000, "1h": 60 * 60_000}
 
-PARSED_LINES_TYPE = DataTypes.ROW([
-    DataTypes.FIELD("project", DataTypes.STRING()),
-    DataTypes.FIELD("endpoint_id", DataTypes.STRING()),
-    DataTypes.FIELD("function_uri", DataTypes.STRING()),
-    DataTypes.FIELD("model", DataTypes.STRING()),
-    DataTypes.FIELD("version", DataTypes.STRING()),
-    DataTypes.FIELD("model_class", DataTypes.STRING()),
-    DataTypes.FIELD("labels", DataTypes.STRING()),
-    DataTypes.FIELD("time_ms", DataTypes.ARRAY(DataTypes.BIGINT())),
-    DataTypes.FIELD("predictions", DataTypes.ARRAY(DataTypes.INT())),
-    DataTypes.FIELD("latency_us", DataTypes.ARRAY(DataTypes.BIGINT())),
-    DataTypes.FIELD("is_error", DataTypes.ARRAY(DataTypes.BOOLEAN())),
-    DataTypes.FIELD("status", DataTypes.ARRAY(DataTypes.STRING())),
-    DataTypes.FIELD("reason", DataTypes.ARRAY(DataTypes.STRING())),
-    DataTypes.FIELD("metric_event", DataTypes.ARRAY(DataTypes.INT())),
-    DataTypes.FIELD("metric_name", DataTypes.ARRAY(DataTypes.STRING())),
-    DataTypes.FIELD("metric_value", DataTypes.ARRAY(DataTypes.DOUBLE())),
-    DataTypes.FIELD("partial_project", DataTypes.ARRAY(DataTypes.STRING())),
-    DataTypes.FIELD("partial_endpoint_id", DataTypes.ARRAY(DataTypes.STRING())),
-    DataTypes.FIELD("partial_window_start", DataTypes.ARRAY(DataTypes.BIGINT())),
-    DataTypes.FIELD("partial_time_ms", DataTypes.ARRAY(DataTypes.BIGINT())),
-    DataTypes.FIELD("partial_data", DataTypes.ARRAY(DataTypes.BYTES())),
-    DataTypes.FIELD("samples", DataTypes.STRING()),
+PARSED_BATCH_TYPE = DataTypes.ROW([
+    DataTypes.FIELD("time_ms", DataTypes.BIGINT()),
+    DataTypes.FIELD("batch", DataTypes.BYTES()),
 ])
-
-_ENDPOINT_COLUMNS = ("project", "endpoint_id", "function_uri", "model", "version", "model_class", "labels")
 
 
 class ParsePredictionLines(ScalarFunction):
-    """Adapter: a pandas batch of raw lines -> the columns of :func:`udfs.events.parse_lines`."""
+    """Adapter: a pandas batch of raw lines -> one pickled :class:`udfs.batches.BatchOutput` on
+    the batch's last line (NULL on the others), beside the batch's time on every line."""
 
     def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
         self.lateness_ms = lateness_ms
@@ -88,6 +77,8 @@ class ParsePredictionLines(ScalarFunction):
         self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.sample_every = config.feature_sample_every
+        self.slice_ms = slice_length_ms(config.slide_seconds * 1000, list(WINDOW_SIZES_MS.values()))
+        self.dead_letter_max_chars = config.dead_letter_max_chars
 
     def open(self, function_context: FunctionContext) -> None:
         self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms)
@@ -96,12 +87,86 @@ class ParsePredictionLines(ScalarFunction):
 
     def eval(self, lines: pd.Series) -> pd.DataFrame:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
-        text = (None if line is None else line.decode("utf-8", errors="replace") for line in lines)
-        parsed = parse_lines(text, self.tracker, features, self.endpoints)
-        return pd.DataFrame({name: getattr(parsed, name) for name in PARSED_LINES_TYPE.field_names()})
+        raw = [b"" if line is None else line for line in lines]
+        texts = [line.decode("utf-8", errors="replace") for line in raw]
+        parsed = parse_lines(texts, self.tracker, features, self.endpoints)
+        output = batch_output(parsed, raw, texts, self.slice_ms, self.dead_letter_max_chars)
+        batches = [None] * len(raw)
+        batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+        return pd.DataFrame({"time_ms": np.full(len(raw), output.time_ms, dtype=np.int64), "batch": batches})
 
     def close(self) -> None:
         self.references.close()
+
+
+STORE_ROW = Types.ROW_NAMED(["target", "payload"], [Types.STRING(), Types.STRING()])
+FEATURE_PARTIALS = OutputTag("feature-partials", Types.ROW_NAMED(
+    ["project", "endpoint_id", "window_start", "data"],
+    [Types.STRING(), Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())]))
+STORE_ROWS = OutputTag("store-rows", STORE_ROW)
+
+
+class RouteBatch(ProcessFunction):
+    """Adapter: a batch's output -> its slices per endpoint (main output), its feature partials
+    (side output) and its dead letters and samples, which go straight to the store (side output)."""
+
+    def process_element(self, value: Row, ctx: ProcessFunction.Context):
+        output: BatchOutput = pickle.loads(value.batch)
+        by_endpoint: dict[str, list] = {}
+        for s in output.slices:
+            by_endpoint.setdefault(s.endpoint_id, []).append(s)
+        for endpoint_id, endpoint_slices in by_endpoint.items():
+            yield Row(endpoint_id, endpoint_slices)
+        for project, endpoint_id, window_start, data in output.partials:
+            yield FEATURE_PARTIALS, Row(project, endpoint_id, window_start, data)
+        if output.dead_letters:
+            yield STORE_ROWS, Row("invalid_events", output.dead_letters)
+        if output.samples:
+            yield STORE_ROWS, Row("incoming_features", output.samples)
+
+
+class MetricWindows(KeyedProcessFunction):
+    """Adapter: per endpoint, keeps slices in keyed state and, when the watermark passes a
+    slice's end, emits the windows ending there (:mod:`udfs.metric_windows`)."""
+
+    def __init__(self, config: Config, slice_ms: int):
+        self.slice_ms = slice_ms
+        self.slide_ms = config.slide_seconds * 1000
+        self.retention_ms = max(max(WINDOW_SIZES_MS.values()), self.slide_ms)
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.slices = runtime_context.get_map_state(
+            MapStateDescriptor("metric_slices", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
+        self.fired_through = runtime_context.get_state(ValueStateDescriptor("fired_through", Types.LONG()))
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        for s in value.slices:
+            held = self.slices.get(s.start) or []
+            same = [i for i, h in enumerate(held) if h.project == s.project]
+            if same:
+                held[same[0]] = held[same[0]].merge(s)
+            else:
+                held.append(s)
+            self.slices.put(s.start, held)
+            ctx.timer_service().register_event_time_timer(s.start + self.slice_ms - 1)
+        return ()
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        fired_through = self.fired_through.value()  # see FeatureWindows.on_timer
+        if fired_through is not None and timestamp <= fired_through:
+            return
+        self.fired_through.update(timestamp)
+        end = timestamp + 1
+        state = dict(self.slices.items())
+        tables = rows_at(state, end, self.slide_ms, WINDOW_SIZES_MS)
+        if any(tables.values()):
+            yield Row(MANY_TABLES, json.dumps({table: rows for table, rows in tables.items() if rows}))
+        next_end = end + self.slice_ms
+        for start in state:
+            if start < next_end - self.retention_ms:
+                self.slices.remove(start)
+        if any(next_end - self.retention_ms <= start < end for start in state):
+            ctx.timer_service().register_event_time_timer(next_end - 1)
 
 
 class FeatureWindows(KeyedProcessFunction):
@@ -178,68 +243,6 @@ def _interval(seconds: int) -> str:
     return f"INTERVAL '{days} {hour:02d}:{minute:02d}:{second:02d}' DAY TO SECOND"
 
 
-def _metrics_query(window_size: str, seconds: int, slide_seconds: int) -> str:
-    return f"""
-    SELECT 'endpoint_metrics' AS target, JSON_OBJECT(
-        KEY 'project' VALUE project, KEY 'endpoint_id' VALUE endpoint_id,
-        KEY 'window_size' VALUE '{window_size}',
-        KEY 'window_start' VALUE window_start, KEY 'window_end' VALUE window_end,
-        KEY 'requests_count' VALUE requests_count, KEY 'predictions_count' VALUE predictions_count,
-        KEY 'predictions_per_second' VALUE CAST(predictions_count AS DOUBLE) / {seconds},
-        KEY 'error_count' VALUE error_count, KEY 'latency_avg' VALUE latency_avg,
-        KEY 'latency_p50' VALUE latency_pct[1], KEY 'latency_p95' VALUE latency_pct[2],
-        KEY 'latency_p99' VALUE latency_pct[3], KEY 'latency_max' VALUE latency_max) AS payload
-    FROM (
-        SELECT project, endpoint_id, window_start, window_end,
-               COUNT(*) AS requests_count,
-               SUM(CAST(predictions AS BIGINT)) AS predictions_count,
-               SUM(CASE WHEN is_error THEN 1 ELSE 0 END) AS error_count,
-               AVG(latency_us) AS latency_avg,
-               PERCENTILE(latency_us, ARRAY[0.5, 0.95, 0.99]) AS latency_pct,
-               MAX(latency_us) AS latency_max
-        FROM TABLE(HOP(TABLE prediction_events, DESCRIPTOR(event_time),
-                       {_interval(slide_seconds)}, {_interval(seconds)}))
-        GROUP BY project, endpoint_id, window_start, window_end)"""
-
-
-def _activity_query(slide_seconds: int) -> str:
-    return f"""
-    SELECT 'endpoint_activity' AS target, JSON_OBJECT(
-        KEY 'project' VALUE project, KEY 'endpoint_id' VALUE endpoint_id,
-        KEY 'window_start' VALUE window_start,
-        KEY 'first_request' VALUE MIN(time_ms), KEY 'last_request' VALUE MAX(time_ms),
-        KEY 'requests_count' VALUE COUNT(*),
-        KEY 'predictions_count' VALUE SUM(CAST(predictions AS BIGINT)),
-        KEY 'error_count' VALUE SUM(CASE WHEN is_error THEN 1 ELSE 0 END),
-        KEY 'function_uri' VALUE LAST_VALUE(function_uri), KEY 'model' VALUE LAST_VALUE(model),
-        KEY 'version' VALUE LAST_VALUE(version), KEY 'model_class' VALUE LAST_VALUE(model_class),
-        KEY 'labels' VALUE LAST_VALUE(labels)) AS payload
-    FROM TABLE(TUMBLE(TABLE prediction_events, DESCRIPTOR(event_time), {_interval(slide_seconds)}))
-    GROUP BY project, endpoint_id, window_start, window_end"""
-
-
-def _custom_metrics_query(slide_seconds: int) -> str:
-    return f"""
-    SELECT 'custom_metrics' AS target, JSON_OBJECT(
-        KEY 'project' VALUE project, KEY 'endpoint_id' VALUE endpoint_id, KEY 'metric_name' VALUE metric_name,
-        KEY 'window_start' VALUE window_start, KEY 'window_end' VALUE window_end,
-        KEY 'values_count' VALUE COUNT(*), KEY 'sum' VALUE SUM(metric_value), KEY 'mean' VALUE AVG(metric_value),
-        KEY 'min' VALUE MIN(metric_value), KEY 'max' VALUE MAX(metric_value)) AS payload
-    FROM TABLE(TUMBLE(TABLE custom_metric_values, DESCRIPTOR(event_time), {_interval(slide_seconds)}))
-    GROUP BY project, endpoint_id, metric_name, window_start, window_end"""
-
-
-def _dead_letters_query(max_chars: int) -> str:
-    return f"""
-    SELECT 'invalid_events' AS target, JSON_OBJECT(
-        KEY 'kind' VALUE status, KEY 'project' VALUE COALESCE(project, ''),
-        KEY 'endpoint_id' VALUE COALESCE(endpoint_id, ''),
-        KEY 'event_key' VALUE CONCAT(SHA1(line), ':', CAST(event_index AS STRING)),
-        KEY 'event_time' VALUE time_ms, KEY 'reason' VALUE reason,
-        KEY 'raw' VALUE SUBSTRING(line FROM 1 FOR {max_chars})) AS payload
-    FROM unnested_events WHERE status <> 'ok'"""
-
-
 def watermark_expression(config: Config, bounded: bool) -> str:
     """Continuous: the latest event time minus the allowed lateness.
 
@@ -271,65 +274,28 @@ def _with_watermark(t_env: StreamTableEnvironment, table: Table, columns: dict[s
 def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences) -> Table:
     """Declare source, transformations and the store writer; returns the table to insert into ``job_end``."""
     t_env.execute_sql(source_ddl(config, bounded))
-    t_env.create_temporary_function("parse_prediction_lines", udf(
-        ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references),
-        result_type=PARSED_LINES_TYPE, func_type="pandas"))
-    # Every branch below reads this one parse: a view over the UDF call would be planned
-    # (and the lines parsed) once per branch. The UDF takes the line's bytes: a line that is
-    # not UTF-8 fails Arrow's conversion of a string column, and with it the whole batch.
-    parsed = t_env.sql_query(f"""
-        SELECT line, {", ".join(f"p.{f} AS {f}" for f in PARSED_LINES_TYPE.field_names())}
-        FROM (SELECT line, parse_prediction_lines(CAST(line AS BYTES)) AS p FROM prediction_lines)""")
-    t_env.create_temporary_view("parsed_lines", t_env.from_data_stream(t_env.to_data_stream(parsed)))
-    endpoint = ", ".join(f"q.{name} AS {name}" for name in _ENDPOINT_COLUMNS)
-    t_env.create_temporary_view("unnested_events", t_env.sql_query(f"""
-        SELECT q.line AS line, e.event_index AS event_index, {endpoint},
-               q.time_ms[e.event_index] AS time_ms, q.predictions[e.event_index] AS predictions,
-               q.latency_us[e.event_index] AS latency_us, q.is_error[e.event_index] AS is_error,
-               e.event_status AS status, q.reason[e.event_index] AS reason
-        FROM parsed_lines AS q CROSS JOIN UNNEST(q.status) WITH ORDINALITY AS e(event_status, event_index)"""))
-
-    valid = t_env.sql_query(f"""
-        SELECT {", ".join(_ENDPOINT_COLUMNS)}, time_ms, predictions,
-               CASE WHEN is_error THEN CAST(NULL AS DOUBLE) ELSE CAST(latency_us AS DOUBLE) END AS latency_us,
-               is_error
-        FROM unnested_events WHERE status = 'ok'""")
-    columns = dict.fromkeys(_ENDPOINT_COLUMNS, DataTypes.STRING())
-    columns.update(time_ms=DataTypes.BIGINT(), predictions=DataTypes.INT(), latency_us=DataTypes.DOUBLE(),
-                   is_error=DataTypes.BOOLEAN())
-    t_env.create_temporary_view("prediction_events", _with_watermark(t_env, valid, columns, config, bounded))
-
-    custom = t_env.sql_query("""
-        SELECT q.project AS project, q.endpoint_id AS endpoint_id, m.metric AS metric_name,
-               q.metric_value[m.i] AS metric_value, q.time_ms[q.metric_event[m.i]] AS time_ms
-        FROM parsed_lines AS q CROSS JOIN UNNEST(q.metric_name) WITH ORDINALITY AS m(metric, i)""")
-    t_env.create_temporary_view("custom_metric_values", _with_watermark(t_env, custom, {
-        "project": DataTypes.STRING(), "endpoint_id": DataTypes.STRING(), "metric_name": DataTypes.STRING(),
-        "metric_value": DataTypes.DOUBLE(), "time_ms": DataTypes.BIGINT()}, config, bounded))
-
-    partials = t_env.sql_query("""
-        SELECT q.partial_project[u.i] AS project, u.partial_endpoint AS endpoint_id,
-               q.partial_window_start[u.i] AS window_start, q.partial_time_ms[u.i] AS time_ms,
-               q.partial_data[u.i] AS data
-        FROM parsed_lines AS q CROSS JOIN UNNEST(q.partial_endpoint_id) WITH ORDINALITY AS u(partial_endpoint, i)""")
-    partials = _with_watermark(t_env, partials, {
-        "project": DataTypes.STRING(), "endpoint_id": DataTypes.STRING(), "window_start": DataTypes.BIGINT(),
-        "time_ms": DataTypes.BIGINT(), "data": DataTypes.BYTES()}, config, bounded)
-    feature_outputs = (t_env.to_data_stream(partials)
+    parse = ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references)
+    t_env.create_temporary_function("parse_prediction_lines", udf(parse, result_type=PARSED_BATCH_TYPE,
+                                                                  func_type="pandas"))
+    # The UDF takes the line's bytes: a line that is not UTF-8 fails Arrow's conversion of a
+    # string column, and with it the whole batch.
+    parsed = t_env.sql_query("""
+        SELECT p.time_ms AS time_ms, p.batch AS batch
+        FROM (SELECT parse_prediction_lines(CAST(line AS BYTES)) AS p FROM prediction_lines)""")
+    batches = _with_watermark(t_env, parsed.where(col("batch").is_not_null),
+                              {"time_ms": DataTypes.BIGINT(), "batch": DataTypes.BYTES()}, config, bounded)
+    routed = (t_env.to_data_stream(batches)
+              .process(RouteBatch(), output_type=Types.ROW_NAMED(
+                  ["endpoint_id", "slices"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
+              .uid("route-batches").name("route batches"))
+    metric_outputs = (routed.key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
+                      .process(MetricWindows(config, parse.slice_ms), output_type=STORE_ROW)
+                      .uid("metric-windows").name("metric windows"))
+    feature_outputs = (routed.get_side_output(FEATURE_PARTIALS)
                        .key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
-                       .process(FeatureWindows(config, references), output_type=Types.ROW_NAMED(
-                           ["target", "payload"], [Types.STRING(), Types.STRING()]))
+                       .process(FeatureWindows(config, references), output_type=STORE_ROW)
                        .uid("feature-windows").name("feature windows"))
-    t_env.create_temporary_view("feature_outputs", t_env.from_data_stream(feature_outputs))
-
-    outputs = [_metrics_query(size, seconds, config.slide_seconds) for size, seconds in WINDOW_SIZES.items()]
-    outputs += [_activity_query(config.slide_seconds), _custom_metrics_query(config.slide_seconds),
-                _dead_letters_query(config.dead_letter_max_chars),
-                "SELECT 'incoming_features' AS target, samples AS payload FROM parsed_lines WHERE samples IS NOT NULL",
-                "SELECT target, payload FROM feature_outputs"]
-    outputs = t_env.sql_query("\nUNION ALL\n".join(outputs))
-
-    writer = (t_env.to_data_stream(outputs)
+    writer = (metric_outputs.union(feature_outputs, routed.get_side_output(STORE_ROWS))
               .key_by(lambda row: row.target, key_type=Types.STRING())
               .process(StoreWriter(config.store, config.sink_batch_rows, config.sink_flush_seconds,
                                    config.sink_retry_max_seconds, config.sink_max_waiting_payloads),

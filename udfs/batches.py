@@ -1,0 +1,244 @@
+"""A batch of parsed lines -> what the job keeps of it, aggregated in Python with numpy.
+
+The job's parse UDF turns each Arrow batch of raw lines into one :class:`BatchOutput`: per
+endpoint and time slice the operational counts, latencies and custom metrics of its valid
+events (:class:`Slice`), the feature partial summaries, the dead letters and the sampled
+rows. One record per batch goes back to Flink instead of one per event, so no Java operator
+works per event after parsing, and the windows (5 minutes, 1 hour, the slide) are merged
+from slices in keyed state (:mod:`udfs.metric_windows`).
+
+Slices are as long as the greatest common divisor of the slide and the 5-minute window, so
+every HOP window (starts on multiples of the slide) and every slide-long activity window is
+a whole number of slices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+from udfs.events import STATUS_OK, Endpoint, ParsedLines
+
+SLICE_KEY_BITS = 34  # time // slice_ms < 2**34 for every time the store keeps (slices of 1 s or more)
+
+
+def slice_length_ms(slide_ms: int, window_sizes_ms: Sequence[int]) -> int:
+    """The longest slice that tiles every window: gcd of the slide and the window sizes.
+
+    >>> slice_length_ms(60_000, [300_000, 3_600_000]), slice_length_ms(45_000, [300_000, 3_600_000])
+    (60000, 15000)
+    """
+    return math.gcd(slide_ms, *window_sizes_ms)
+
+
+@dataclass
+class Slice:
+    """The valid events of one endpoint in one time slice [start, start + length).
+
+    ``metrics`` maps a custom metric name to (count, sum, min, max) over the slice's
+    successful events; ``endpoint`` is the endpoint as the slice's last event named it.
+    """
+
+    start: int
+    project: str
+    endpoint_id: str
+    requests: int
+    predictions: int
+    errors: int
+    latencies: np.ndarray  # int64 microseconds of the successful events
+    first_ms: int
+    last_ms: int
+    endpoint: Endpoint
+    metrics: dict[str, tuple[int, float, float, float]] = field(default_factory=dict)
+
+    def merge(self, later: "Slice") -> "Slice":
+        """Both slices' events, ``later`` having arrived after this one.
+
+        >>> e = Endpoint("p", "e", "p/f", "m", "", "C", "{}")
+        >>> a = Slice(0, "p", "e", 2, 3, 1, np.array([5]), 10, 20, e, {"c": (1, 0.5, 0.5, 0.5)})
+        >>> b = Slice(0, "p", "e", 1, 1, 0, np.array([7]), 5, 15, e, {"c": (1, 1.5, 1.5, 1.5)})
+        >>> m = a.merge(b)
+        >>> m.requests, m.latencies.tolist(), (m.first_ms, m.last_ms), m.metrics
+        (3, [5, 7], (5, 20), {'c': (2, 2.0, 0.5, 1.5)})
+        """
+        metrics = dict(self.metrics)
+        for name, (count, total, low, high) in later.metrics.items():
+            if name in metrics:
+                c, t, lo, hi = metrics[name]
+                metrics[name] = (c + count, t + total, min(lo, low), max(hi, high))
+            else:
+                metrics[name] = (count, total, low, high)
+        return replace(self, requests=self.requests + later.requests,
+                       predictions=self.predictions + later.predictions, errors=self.errors + later.errors,
+                       latencies=np.concatenate([self.latencies, later.latencies]),
+                       first_ms=min(self.first_ms, later.first_ms), last_ms=max(self.last_ms, later.last_ms),
+                       endpoint=later.endpoint, metrics=metrics)
+
+
+@dataclass
+class EventColumns:
+    """The events of a batch in arrival order: one array entry per event."""
+
+    line: np.ndarray  # index of the event's line in the batch
+    ordinal: np.ndarray  # 1-based position of the event in its line
+    endpoint: np.ndarray  # index into ``endpoints``; -1 where the line named no readable endpoint
+    time_ms: np.ndarray  # int64; 0 where ``has_time`` is False
+    has_time: np.ndarray
+    predictions: np.ndarray
+    latency_us: np.ndarray
+    is_error: np.ndarray
+    status: np.ndarray  # object array of STATUS_* strings
+    reason: list
+    endpoints: list[Endpoint]
+    metric_event: np.ndarray  # index of the event each custom metric value belongs to
+    metric_name: np.ndarray  # object array
+    metric_value: np.ndarray
+
+
+def event_columns(parsed: ParsedLines) -> EventColumns:
+    """Flatten :func:`udfs.events.parse_lines`'s per-line columns into per-event arrays."""
+    codes: dict[Endpoint, int] = {}
+    line, ordinal, endpoint, metric_event = [], [], [], []
+    first_event = 0
+    for i, statuses in enumerate(parsed.status):
+        n = len(statuses)
+        code = -1
+        if parsed.endpoint_id[i] is not None:
+            code = codes.setdefault(Endpoint(parsed.project[i], parsed.endpoint_id[i], parsed.function_uri[i],
+                                             parsed.model[i], parsed.version[i], parsed.model_class[i],
+                                             parsed.labels[i]), len(codes))
+        line.extend([i] * n)
+        ordinal.extend(range(1, n + 1))
+        endpoint.extend([code] * n)
+        metric_event.extend(first_event + k - 1 for k in parsed.metric_event[i])
+        first_event += n
+    times = [t for ts in parsed.time_ms for t in ts]
+    has_time = np.array([t is not None for t in times], dtype=bool)
+    return EventColumns(
+        line=np.array(line, dtype=np.int64), ordinal=np.array(ordinal, dtype=np.int64),
+        endpoint=np.array(endpoint, dtype=np.int64),
+        time_ms=np.array([t if t is not None else 0 for t in times], dtype=np.int64), has_time=has_time,
+        predictions=np.array([p for ps in parsed.predictions for p in ps], dtype=np.int64),
+        latency_us=np.array([v for vs in parsed.latency_us for v in vs], dtype=np.int64),
+        is_error=np.array([e for es in parsed.is_error for e in es], dtype=bool),
+        status=np.array([s for ss in parsed.status for s in ss], dtype=object),
+        reason=[r for rs in parsed.reason for r in rs], endpoints=list(codes),
+        metric_event=np.array(metric_event, dtype=np.int64),
+        metric_name=np.array([n for ns in parsed.metric_name for n in ns], dtype=object),
+        metric_value=np.array([v for vs in parsed.metric_value for v in vs], dtype=np.float64))
+
+
+def slices(events: EventColumns, slice_ms: int) -> list[Slice]:
+    """The valid events grouped per (project, endpoint id, slice), with no Python loop per event.
+
+    >>> e = Endpoint("p", "e1", "p/f", "m", "", "C", "{}")
+    >>> events = EventColumns(np.array([0, 1, 2]), np.array([1, 1, 1]), np.array([0, 0, 0]),
+    ...     np.array([1_000, 61_000, 2_000]), np.ones(3, bool), np.array([2, 1, 0]), np.array([30, 40, 0]),
+    ...     np.array([False, False, True]), np.array(["ok", "ok", "ok"], dtype=object), [None] * 3, [e],
+    ...     np.array([0]), np.array(["c"], dtype=object), np.array([0.5]))
+    >>> [(s.start, s.requests, s.predictions, s.errors, s.latencies.tolist(), s.metrics)
+    ...  for s in slices(events, 60_000)]
+    [(0, 2, 2, 1, [30], {'c': (1, 0.5, 0.5, 0.5)}), (60000, 1, 1, 0, [40], {})]
+    """
+    valid = np.flatnonzero(events.status == STATUS_OK)
+    if not valid.size:
+        return []
+    pairs: dict[tuple[str, str], int] = {}
+    pair_of_endpoint = np.array([pairs.setdefault((e.project, e.endpoint_id), len(pairs))
+                                 for e in events.endpoints], dtype=np.int64)
+    slot = events.time_ms[valid] // slice_ms
+    keys, group = np.unique((pair_of_endpoint[events.endpoint[valid]] << SLICE_KEY_BITS) + slot,
+                            return_inverse=True)
+    n = len(keys)
+    requests = np.bincount(group, minlength=n)
+    predictions = np.bincount(group, weights=events.predictions[valid], minlength=n)
+    errors = np.bincount(group, weights=events.is_error[valid], minlength=n)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, group, events.time_ms[valid])
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last, group, events.time_ms[valid])
+    last_event = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last_event, group, valid)
+    success = ~events.is_error[valid]
+    order = np.argsort(group[success], kind="stable")
+    latencies = np.split(events.latency_us[valid][success][order],
+                         np.cumsum(np.bincount(group[success], minlength=n))[:-1])
+    metrics = _metric_groups(events, valid, group, n)
+    result = []
+    for g, key in enumerate(keys):
+        endpoint = events.endpoints[events.endpoint[last_event[g]]]
+        result.append(Slice(int(key & ((1 << SLICE_KEY_BITS) - 1)) * slice_ms, endpoint.project,
+                            endpoint.endpoint_id, int(requests[g]), int(predictions[g]), int(errors[g]),
+                            latencies[g], int(first[g]), int(last[g]), endpoint, metrics.get(g, {})))
+    return result
+
+
+def _metric_groups(events: EventColumns, valid: np.ndarray, group: np.ndarray,
+                   groups: int) -> dict[int, dict[str, tuple[int, float, float, float]]]:
+    """Per slice group, each custom metric's (count, sum, min, max)."""
+    if not events.metric_event.size:
+        return {}
+    group_of_event = np.full(len(events.status), -1, dtype=np.int64)
+    group_of_event[valid] = group
+    names, name_code = np.unique(events.metric_name, return_inverse=True)
+    keys, cell = np.unique(group_of_event[events.metric_event] * len(names) + name_code, return_inverse=True)
+    values = events.metric_value
+    count = np.bincount(cell)
+    total = np.bincount(cell, weights=values)
+    low = np.full(len(keys), np.inf)
+    np.minimum.at(low, cell, values)
+    high = np.full(len(keys), -np.inf)
+    np.maximum.at(high, cell, values)
+    result: dict[int, dict] = {}
+    for c, key in enumerate(keys):
+        g, name = divmod(int(key), len(names))
+        result.setdefault(g, {})[names[name]] = (int(count[c]), float(total[c]), float(low[c]), float(high[c]))
+    return result
+
+
+def dead_letters(events: EventColumns, raw_lines: Sequence[bytes], texts: Sequence[str],
+                 max_chars: int) -> list[dict]:
+    """``invalid_events`` rows of the invalid and late events: event_key = sha1(raw line) ':'
+    the event's position in the line, so a replayed line lands on the same key."""
+    rows, hashes = [], {}
+    for i in np.flatnonzero(events.status != STATUS_OK):
+        line = int(events.line[i])
+        if line not in hashes:
+            hashes[line] = hashlib.sha1(raw_lines[line]).hexdigest()
+        endpoint = events.endpoints[events.endpoint[i]] if events.endpoint[i] >= 0 else None
+        rows.append({"kind": events.status[i], "project": endpoint.project if endpoint else "",
+                     "endpoint_id": endpoint.endpoint_id if endpoint else "",
+                     "event_key": f"{hashes[line]}:{events.ordinal[i]}",
+                     "event_time": int(events.time_ms[i]) if events.has_time[i] else None,
+                     "reason": events.reason[i], "raw": texts[line][:max_chars]})
+    return rows
+
+
+@dataclass
+class BatchOutput:
+    """What one batch of lines adds: see the module docstring."""
+
+    time_ms: int  # latest valid event time in the batch (0 when none): the watermark's input
+    slices: list[Slice]
+    partials: list[tuple[str, str, int, bytes]]  # project, endpoint id, window start, FeatureSummary bytes
+    dead_letters: str | None  # JSON array of invalid_events rows
+    samples: str | None  # JSON array of incoming_features rows
+
+
+def batch_output(parsed: ParsedLines, raw_lines: Sequence[bytes], texts: Sequence[str], slice_ms: int,
+                 dead_letter_max_chars: int) -> BatchOutput:
+    events = event_columns(parsed)
+    valid = events.status == STATUS_OK
+    letters = dead_letters(events, raw_lines, texts, dead_letter_max_chars)
+    partials = [(p, e, w, d) for ps, es, ws, ds in zip(parsed.partial_project, parsed.partial_endpoint_id,
+                                                       parsed.partial_window_start, parsed.partial_data)
+                for p, e, w, d in zip(ps, es, ws, ds)]
+    samples = next((s for s in reversed(parsed.samples) if s is not None), None)
+    return BatchOutput(time_ms=int(events.time_ms[valid].max()) if valid.any() else 0,
+                       slices=slices(events, slice_ms), partials=partials,
+                       dead_letters=json.dumps(letters) if letters else None, samples=samples)
