@@ -1,7 +1,8 @@
 """The job's sink: writes its output rows into ClickHouse in batches, from inside the job.
 
-The job emits one stream of ``(target table, JSON object or array of objects)`` pairs, or
-``(MANY_TABLES, {table: [objects]})`` where one operator produces many rows at once.
+The job emits one stream of ``(target table, row or list of rows)`` pairs, rows being dicts of
+column values, or ``(MANY_TABLES, {table: [rows]})`` where one operator produces many rows at
+once; Flink pickles them (no JSON text is built and parsed on the way).
 :class:`StoreWriter`, keyed by target, keeps the payloads that are not yet in the store in
 keyed list state, so every checkpoint holds them: after a restore they are written again
 (the tables replace rows by key, so a second write of a row changes nothing) and nothing
@@ -28,7 +29,7 @@ from modelmon import store
 
 log = logging.getLogger(__name__)
 
-MANY_TABLES = "*"  # the target of a payload that maps table names to arrays of rows
+MANY_TABLES = "*"  # the target of a payload that maps table names to lists of rows
 
 
 def to_datetime(value: Any) -> datetime | None:
@@ -116,8 +117,7 @@ class StoreSink:
         self.batch_rows = batch_rows
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
 
-    def add(self, target: str, payload: str) -> None:
-        records = json.loads(payload)
+    def add(self, target: str, records: dict | list[dict]) -> None:
         if target == MANY_TABLES:
             for table, rows in records.items():
                 self._buffer(table, rows)
@@ -175,7 +175,8 @@ class StoreWriter(KeyedProcessFunction):
         self.max_waiting = max_waiting
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.waiting = runtime_context.get_list_state(ListStateDescriptor("waiting_payloads", Types.STRING()))
+        self.waiting = runtime_context.get_list_state(
+            ListStateDescriptor("waiting_payloads", Types.PICKLED_BYTE_ARRAY()))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
         self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
         self.sink = StoreSink(self.dsn, self.batch_rows)

@@ -16,6 +16,12 @@ import numpy as np
 from pipelines.store_sink import TABLES
 
 
+def _epoch_ms(when: str) -> int:
+    """Epoch milliseconds, floored, in integer arithmetic."""
+    delta = datetime.fromisoformat(when).astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
 def _events_of(line: str):
     try:
         obj = json.loads(line)
@@ -34,8 +40,7 @@ def _events_of(line: str):
     for row in rows:
         if "when" not in row:
             continue
-        when = datetime.fromisoformat(row["when"]).astimezone(timezone.utc)
-        time_ms = int(when.timestamp() * 1000)
+        time_ms = _epoch_ms(row["when"])
         n = len(row["request"]["inputs"])
         if "error" in row and row["error"] is not None:
             yield endpoint, time_ms, 0, None, True, {}
@@ -125,7 +130,7 @@ def read_feature_rows(spool: Path, width: int) -> dict[str, dict]:
             for event in events:
                 if event.get("error") is not None or not isinstance(event.get("microsec"), (int, float)):
                     continue  # no prediction, or an invalid event
-                when = int(datetime.fromisoformat(event["when"]).astimezone(timezone.utc).timestamp() * 1000)
+                when = _epoch_ms(event["when"])
                 for row in event["request"]["inputs"]:
                     cells = row if isinstance(row, list) else []
                     rows[endpoint]["values"].append([_feature_value(cells[j]) if j < len(cells) else np.nan

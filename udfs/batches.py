@@ -17,12 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 
-from udfs.events import STATUS_OK, Endpoint, ParsedLines
+from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
+                         ParsedLines, parse_lines)
+from udfs.fast_parse import FastLines, parse_fast
+from udfs.features import FeatureSettings
+from udfs.histograms import MAX_FEATURES, feature_names, summarize
 
 SLICE_KEY_BITS = 34  # time // slice_ms < 2**34 for every time the store keeps (slices of 1 s or more)
 
@@ -100,9 +105,9 @@ class EventColumns:
     metric_value: np.ndarray
 
 
-def event_columns(parsed: ParsedLines) -> EventColumns:
-    """Flatten :func:`udfs.events.parse_lines`'s per-line columns into per-event arrays."""
-    codes: dict[Endpoint, int] = {}
+def event_columns(parsed: ParsedLines, codes: dict[Endpoint, int], line_index: np.ndarray) -> EventColumns:
+    """Flatten :func:`udfs.events.parse_lines`'s per-line columns into per-event arrays;
+    ``codes`` numbers the endpoints, ``line_index`` gives each parsed line's index in the batch."""
     line, ordinal, endpoint, metric_event = [], [], [], []
     first_event = 0
     for i, statuses in enumerate(parsed.status):
@@ -112,7 +117,7 @@ def event_columns(parsed: ParsedLines) -> EventColumns:
             code = codes.setdefault(Endpoint(parsed.project[i], parsed.endpoint_id[i], parsed.function_uri[i],
                                              parsed.model[i], parsed.version[i], parsed.model_class[i],
                                              parsed.labels[i]), len(codes))
-        line.extend([i] * n)
+        line.extend([int(line_index[i])] * n)
         ordinal.extend(range(1, n + 1))
         endpoint.extend([code] * n)
         metric_event.extend(first_event + k - 1 for k in parsed.metric_event[i])
@@ -185,7 +190,10 @@ def _metric_groups(events: EventColumns, valid: np.ndarray, group: np.ndarray,
         return {}
     group_of_event = np.full(len(events.status), -1, dtype=np.int64)
     group_of_event[valid] = group
-    names, name_code = np.unique(events.metric_name, return_inverse=True)
+    known: dict[str, int] = {}
+    name_code = np.fromiter((known.setdefault(name, len(known)) for name in events.metric_name), dtype=np.int64,
+                            count=len(events.metric_name))
+    names = list(known)
     keys, cell = np.unique(group_of_event[events.metric_event] * len(names) + name_code, return_inverse=True)
     values = events.metric_value
     count = np.bincount(cell)
@@ -201,8 +209,7 @@ def _metric_groups(events: EventColumns, valid: np.ndarray, group: np.ndarray,
     return result
 
 
-def dead_letters(events: EventColumns, raw_lines: Sequence[bytes], texts: Sequence[str],
-                 max_chars: int) -> list[dict]:
+def dead_letters(events: EventColumns, raw_lines: Sequence[bytes], max_chars: int) -> list[dict]:
     """``invalid_events`` rows of the invalid and late events: event_key = sha1(raw line) ':'
     the event's position in the line, so a replayed line lands on the same key."""
     rows, hashes = [], {}
@@ -215,7 +222,8 @@ def dead_letters(events: EventColumns, raw_lines: Sequence[bytes], texts: Sequen
                      "endpoint_id": endpoint.endpoint_id if endpoint else "",
                      "event_key": f"{hashes[line]}:{events.ordinal[i]}",
                      "event_time": int(events.time_ms[i]) if events.has_time[i] else None,
-                     "reason": events.reason[i], "raw": texts[line][:max_chars]})
+                     "reason": events.reason[i],
+                     "raw": raw_lines[line].decode("utf-8", errors="replace")[:max_chars]})
     return rows
 
 
@@ -226,19 +234,176 @@ class BatchOutput:
     time_ms: int  # latest valid event time in the batch (0 when none): the watermark's input
     slices: list[Slice]
     partials: list[tuple[str, str, int, bytes]]  # project, endpoint id, window start, FeatureSummary bytes
-    dead_letters: str | None  # JSON array of invalid_events rows
-    samples: str | None  # JSON array of incoming_features rows
+    dead_letters: list[dict]  # invalid_events rows
+    samples: list[dict]  # incoming_features rows
 
 
-def batch_output(parsed: ParsedLines, raw_lines: Sequence[bytes], texts: Sequence[str], slice_ms: int,
-                 dead_letter_max_chars: int) -> BatchOutput:
-    events = event_columns(parsed)
+def _in_line_order(fast: EventColumns, slow: EventColumns | None, endpoints: list[Endpoint]) -> EventColumns:
+    """Both sets of events as one, ordered by line and position in the line (arrival order)."""
+    parts = [fast] if slow is None else [fast, slow]
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts])
+              for name in ("line", "ordinal", "endpoint", "time_ms", "has_time", "predictions", "latency_us",
+                           "is_error", "status", "metric_name", "metric_value")}
+    reason = [r for p in parts for r in p.reason]
+    metric_event = np.concatenate([fast.metric_event] + ([] if slow is None else [slow.metric_event + len(fast.line)]))
+    order = np.lexsort((arrays["ordinal"], arrays["line"]))
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    metric_event = position[metric_event]
+    metric_order = np.argsort(metric_event, kind="stable")
+    return EventColumns(**{name: (values[metric_order] if name.startswith("metric_") else values[order])
+                           for name, values in arrays.items()},
+                        reason=[reason[i] for i in order], endpoints=endpoints, metric_event=metric_event[metric_order])
+
+
+def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: FeatureSettings | None,
+                endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int) -> BatchOutput:
+    """A batch of raw lines -> its :class:`BatchOutput`, never raising for bad input.
+
+    The lines the fast path takes (:mod:`udfs.fast_parse`) and the others, which
+    :func:`udfs.events.parse_lines` reads, share the lateness tracker in line order: the fast
+    lines before each exact-parsed line are judged (vectorized) just before it is parsed, so
+    an event is late exactly when it is behind the events before it in the batch.
+    """
+    fast = parse_fast(raw_lines, endpoints)
+    judged = FastJudgement(fast, tracker)
+    slow_index = np.setdiff1d(np.arange(len(raw_lines)), fast.line, assume_unique=True)
+
+    def slow_lines():
+        for j in slow_index:
+            judged.through(j)
+            yield raw_lines[j].decode("utf-8", errors="replace")
+
+    codes: dict[Endpoint, int] = {}
+    slow, partials, samples = None, [], []
+    if len(slow_index):
+        parsed = parse_lines(slow_lines(), tracker, features, endpoints)
+        slow = event_columns(parsed, codes, slow_index)
+        partials = [(p, e, w, d) for ps, es, ws, ds in zip(parsed.partial_project, parsed.partial_endpoint_id,
+                                                           parsed.partial_window_start, parsed.partial_data)
+                    for p, e, w, d in zip(ps, es, ws, ds)]
+        samples = [row for rows in parsed.samples if rows is not None for row in json.loads(rows)]
+    judged.through(len(raw_lines))
+    events = _in_line_order(judged.events(codes), slow, list(codes))
+    if features is not None and len(fast):
+        fast_partials, fast_samples = fast_features(fast, judged.predicting(), raw_lines, features)
+        partials += fast_partials
+        samples += fast_samples
     valid = events.status == STATUS_OK
-    letters = dead_letters(events, raw_lines, texts, dead_letter_max_chars)
-    partials = [(p, e, w, d) for ps, es, ws, ds in zip(parsed.partial_project, parsed.partial_endpoint_id,
-                                                       parsed.partial_window_start, parsed.partial_data)
-                for p, e, w, d in zip(ps, es, ws, ds)]
-    samples = next((s for s in reversed(parsed.samples) if s is not None), None)
+    letters = dead_letters(events, raw_lines, dead_letter_max_chars)
     return BatchOutput(time_ms=int(events.time_ms[valid].max()) if valid.any() else 0,
                        slices=slices(events, slice_ms), partials=partials,
-                       dead_letters=json.dumps(letters) if letters else None, samples=samples)
+                       dead_letters=letters, samples=samples)
+
+
+class FastJudgement:
+    """The fast lines' events judged against the lateness tracker, a run of lines at a time."""
+
+    def __init__(self, fast: FastLines, tracker: LatenessTracker):
+        self.fast = fast
+        self.tracker = tracker
+        self.judged = 0  # fast lines judged so far
+        n = len(fast)
+        self.status = np.full(n, STATUS_OK, dtype=object)
+        self.reason: list[str | None] = [None] * n
+        self.ahead = np.zeros(n, dtype=bool)
+
+    def through(self, line: int) -> None:
+        """Judge the fast lines before batch line ``line``, in order."""
+        first, last = self.judged, int(np.searchsorted(self.fast.line, line))
+        if last <= first:
+            return
+        self.judged = last
+        tracker, time_ms = self.tracker, self.fast.time_ms[first:last]
+        ahead = np.zeros(last - first, dtype=bool)
+        if tracker.ahead_ms > 0:
+            ahead = time_ms > tracker.clock_ms() + tracker.ahead_ms
+            self.ahead[first:last] = ahead
+            for i in np.flatnonzero(ahead):
+                self.status[first + i] = STATUS_INVALID
+                self.reason[first + i] = f"event time is more than {tracker.ahead_ms} ms ahead of the clock"
+        if tracker.lateness_ms is not None:
+            floor = np.iinfo(np.int64).min
+            latest = floor if tracker.max_time_ms is None else tracker.max_time_ms
+            before = np.maximum.accumulate(np.concatenate([[latest], np.where(ahead, floor, time_ms)]))
+            late = ~ahead & (before[:-1] != floor) & (time_ms <= before[:-1] - tracker.lateness_ms)
+            for i in np.flatnonzero(late):
+                self.status[first + i] = STATUS_LATE
+                self.reason[first + i] = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
+            if before[-1] != floor:
+                tracker.max_time_ms = int(before[-1])
+
+    def predicting(self) -> np.ndarray:
+        """The fast lines whose feature rows count: valid, in time, successful."""
+        return np.flatnonzero((self.status == STATUS_OK) & ~self.fast.is_error)
+
+    def events(self, codes: dict[Endpoint, int]) -> EventColumns:
+        fast, n = self.fast, len(self.fast)
+        keep = ~self.ahead  # an event too far ahead is invalid: it counts nothing
+        predicting = (self.status == STATUS_OK) & ~fast.is_error
+        metric = predicting[fast.metric_line]
+        return EventColumns(
+            line=fast.line, ordinal=np.ones(n, dtype=np.int64),
+            endpoint=np.array([codes.setdefault(e, len(codes)) for e in fast.endpoint], dtype=np.int64),
+            time_ms=fast.time_ms, has_time=np.ones(n, dtype=bool), predictions=np.where(keep, fast.predictions, 0),
+            latency_us=np.where(keep, fast.latency_us, 0), is_error=fast.is_error & keep, status=self.status,
+            reason=self.reason, endpoints=[], metric_event=fast.metric_line[metric],
+            metric_name=fast.metric_name[metric], metric_value=fast.metric_value[metric])
+
+
+def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[bytes],
+                  features: FeatureSettings) -> tuple[list[tuple[str, str, int, bytes]], list[dict]]:
+    """Partial summaries per (endpoint, window) and sampled rows of the given fast lines, as
+    :class:`udfs.features.FeatureCollector` makes them."""
+    partials, samples = [], []
+    by_endpoint: dict[str, list[int]] = {}
+    for i in predicting:
+        by_endpoint.setdefault(fast.endpoint[i].endpoint_id, []).append(i)
+    for endpoint_id, members in by_endpoint.items():
+        members = np.array(members, dtype=np.int64)
+        project = fast.endpoint[members[0]].project
+        reference = features.reference_of(endpoint_id)
+        row_counts = fast.row_offsets[members + 1] - fast.row_offsets[members]
+        rows = np.repeat(fast.row_offsets[members] - np.cumsum(row_counts) + row_counts, row_counts) \
+            + np.arange(int(row_counts.sum()))
+        lengths = fast.value_offsets[rows + 1] - fast.value_offsets[rows]
+        width = len(reference.features) if reference else min(MAX_FEATURES, int(lengths.max(initial=0)))
+        values = _matrix(fast, rows, lengths, width)
+        windows = fast.time_ms[members] - fast.time_ms[members] % features.window_ms
+        starts, group_of_line = np.unique(windows, return_inverse=True)
+        group_of_row = np.repeat(group_of_line, row_counts)
+        summaries = summarize(values, group_of_row, len(starts), reference,
+                              reference.reference_id if reference else 0)
+        partials += [(project, endpoint_id, int(start), summary.to_bytes())
+                     for start, summary in zip(starts, summaries)]
+        if features.sample_every:
+            names = feature_names(reference, width)
+            first_row = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).tolist()
+            for k, line_index, row0, count in zip(members.tolist(), fast.line[members].tolist(), first_row,
+                                                  row_counts.tolist()):
+                raw = raw_lines[line_index]
+                offset = -zlib.crc32(raw) % features.sample_every
+                if offset >= count:
+                    continue
+                line_hash = hashlib.sha1(raw).hexdigest()
+                event_time = int(fast.time_ms[k])
+                for i in range(offset, count, features.sample_every):
+                    samples.append({"project": project, "endpoint_id": endpoint_id, "event_time": event_time,
+                                    "row_key": f"{line_hash}:{i}",
+                                    "features": {name: (v if math.isfinite(v) else None)
+                                                 for name, v in zip(names, values[row0 + i].tolist())}})
+    return partials, samples
+
+
+def _matrix(fast: FastLines, rows: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """The given feature rows as an (n, width) array: cut to ``width``, NaN-padded."""
+    starts = fast.value_offsets[rows]
+    if len(rows) and (lengths == width).all() and (np.diff(starts) == width).all():
+        return fast.values[starts[0]:starts[0] + len(rows) * width].reshape(len(rows), width)
+    matrix = np.full((len(rows), width), np.nan)
+    row_of_value = np.repeat(np.arange(len(rows)), lengths)
+    column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    source = np.repeat(starts, lengths) + column
+    inside = column < width
+    matrix[row_of_value[inside], column[inside]] = fast.values[source[inside]]
+    return matrix

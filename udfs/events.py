@@ -15,7 +15,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import orjson
@@ -74,6 +74,10 @@ def endpoint_id(project: str, function: str, tag: str, hash_: str, model: str, v
     return hashlib.sha1(key.encode()).hexdigest()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def parse_when(value: Any) -> int:
     """Event time in epoch milliseconds; naive times are UTC.
 
@@ -93,7 +97,7 @@ def parse_when(value: Any) -> int:
         raise EventError(f"'when' {value[:64]!r} is not a timestamp") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    return (moment - _EPOCH) // _MILLISECOND  # integer arithmetic: timestamp() * 1000 may round down
 
 
 def _string(obj: dict, key: str, required: bool = False) -> str:
