@@ -267,7 +267,7 @@ def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: 
     """
     fast = parse_fast(raw_lines, endpoints)
     judged = FastJudgement(fast, tracker)
-    slow_index = np.setdiff1d(np.arange(len(raw_lines)), fast.line, assume_unique=True)
+    slow_index = np.setdiff1d(np.arange(len(raw_lines)), fast.line)
 
     def slow_lines():
         for j in slow_index:
@@ -297,19 +297,20 @@ def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: 
 
 
 class FastJudgement:
-    """The fast lines' events judged against the lateness tracker, a run of lines at a time."""
+    """The fast path's events judged against the lateness tracker (too far ahead, late), the
+    events of a run of lines at a time."""
 
     def __init__(self, fast: FastLines, tracker: LatenessTracker):
         self.fast = fast
         self.tracker = tracker
-        self.judged = 0  # fast lines judged so far
+        self.judged = 0  # events judged so far
         n = len(fast)
         self.status = np.full(n, STATUS_OK, dtype=object)
         self.reason: list[str | None] = [None] * n
         self.ahead = np.zeros(n, dtype=bool)
 
     def through(self, line: int) -> None:
-        """Judge the fast lines before batch line ``line``, in order."""
+        """Judge the events of the lines before batch line ``line``, in order."""
         first, last = self.judged, int(np.searchsorted(self.fast.line, line))
         if last <= first:
             return
@@ -321,7 +322,7 @@ class FastJudgement:
             self.ahead[first:last] = ahead
             for i in np.flatnonzero(ahead):
                 self.status[first + i] = STATUS_INVALID
-                self.reason[first + i] = f"event time is more than {tracker.ahead_ms} ms ahead of the clock"
+                self.reason[first + i] = tracker.ahead_reason
         if tracker.lateness_ms is not None:
             floor = np.iinfo(np.int64).min
             latest = floor if tracker.max_time_ms is None else tracker.max_time_ms
@@ -329,12 +330,12 @@ class FastJudgement:
             late = ~ahead & (before[:-1] != floor) & (time_ms <= before[:-1] - tracker.lateness_ms)
             for i in np.flatnonzero(late):
                 self.status[first + i] = STATUS_LATE
-                self.reason[first + i] = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
+                self.reason[first + i] = tracker.late_reason
             if before[-1] != floor:
                 tracker.max_time_ms = int(before[-1])
 
     def predicting(self) -> np.ndarray:
-        """The fast lines whose feature rows count: valid, in time, successful."""
+        """The events whose feature rows count: valid, in time, successful."""
         return np.flatnonzero((self.status == STATUS_OK) & ~self.fast.is_error)
 
     def events(self, codes: dict[Endpoint, int]) -> EventColumns:
@@ -343,7 +344,7 @@ class FastJudgement:
         predicting = (self.status == STATUS_OK) & ~fast.is_error
         metric = predicting[fast.metric_line]
         return EventColumns(
-            line=fast.line, ordinal=np.ones(n, dtype=np.int64),
+            line=fast.line, ordinal=fast.ordinal,
             endpoint=np.array([codes.setdefault(e, len(codes)) for e in fast.endpoint], dtype=np.int64),
             time_ms=fast.time_ms, has_time=np.ones(n, dtype=bool), predictions=np.where(keep, fast.predictions, 0),
             latency_us=np.where(keep, fast.latency_us, 0), is_error=fast.is_error & keep, status=self.status,
@@ -356,6 +357,7 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
     """Partial summaries per (endpoint, window) and sampled rows of the given fast lines, as
     :class:`udfs.features.FeatureCollector` makes them."""
     partials, samples = [], []
+    line_rows = fast.first_row()
     by_endpoint: dict[str, list[int]] = {}
     for i in predicting:
         by_endpoint.setdefault(fast.endpoint[i].endpoint_id, []).append(i)
@@ -378,18 +380,19 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
                      for start, summary in zip(starts, summaries)]
         if features.sample_every:
             names = feature_names(reference, width)
-            first_row = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).tolist()
-            for k, line_index, row0, count in zip(members.tolist(), fast.line[members].tolist(), first_row,
-                                                  row_counts.tolist()):
+            first_value_row = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).tolist()
+            for k, line_index, row0, line_row, count in zip(members.tolist(), fast.line[members].tolist(),
+                                                            first_value_row, line_rows[members].tolist(),
+                                                            row_counts.tolist()):
                 raw = raw_lines[line_index]
-                offset = -zlib.crc32(raw) % features.sample_every
+                offset = -(zlib.crc32(raw) + line_row) % features.sample_every
                 if offset >= count:
                     continue
                 line_hash = hashlib.sha1(raw).hexdigest()
                 event_time = int(fast.time_ms[k])
                 for i in range(offset, count, features.sample_every):
                     samples.append({"project": project, "endpoint_id": endpoint_id, "event_time": event_time,
-                                    "row_key": f"{line_hash}:{i}",
+                                    "row_key": f"{line_hash}:{line_row + i}",
                                     "features": {name: (v if math.isfinite(v) else None)
                                                  for name, v in zip(names, values[row0 + i].tolist())}})
     return partials, samples

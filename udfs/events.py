@@ -31,7 +31,7 @@ MAX_LATENCY_US = 2**63  # a BIGINT
 # 1970-01-01 up to (not including) 2149-06-07.
 EARLIEST_TIME_MS = 0
 END_OF_TIME_MS = 5_662_310_400_000
-_BATCH_HEADER_FIELDS = frozenset({"request", "op", "resp", "when", "microsec", "metrics", "error"})
+BATCH_HEADER_FIELDS = frozenset({"request", "op", "resp", "when", "microsec", "metrics", "error"})
 
 
 class EventError(ValueError):
@@ -269,7 +269,7 @@ def expand_batch(obj: dict) -> list[dict]:
         raise EventError("'headers' must be a list of field names")
     if not isinstance(values, list):
         raise EventError("'values' must be a list of rows")
-    unknown = set(headers) - _BATCH_HEADER_FIELDS
+    unknown = set(headers) - BATCH_HEADER_FIELDS
     if unknown:
         raise EventError(f"unknown batch headers {sorted(unknown)}")
     base = {k: v for k, v in obj.items() if k not in ("headers", "values")}
@@ -327,6 +327,14 @@ class LatenessTracker:
         self.ahead_ms = ahead_ms if lateness_ms is not None else 0
         self.clock_ms = clock_ms
         self.max_time_ms: int | None = None
+
+    @property
+    def ahead_reason(self) -> str:
+        return f"event time is more than {self.ahead_ms} ms ahead of the clock"
+
+    @property
+    def late_reason(self) -> str:
+        return f"event time is more than {self.lateness_ms} ms behind the latest event time"
 
     def is_too_far_ahead(self, time_ms: int) -> bool:
         return self.ahead_ms > 0 and time_ms > self.clock_ms() + self.ahead_ms
@@ -427,12 +435,10 @@ def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
                 continue
             first_row, ordinal = ordinal, ordinal + p.predictions
             if tracker.is_too_far_ahead(p.time_ms):
-                reason = f"event time is more than {tracker.ahead_ms} ms ahead of the clock"
-                events.append((p.time_ms, 0, 0, False, STATUS_INVALID, reason))
+                events.append((p.time_ms, 0, 0, False, STATUS_INVALID, tracker.ahead_reason))
                 continue
             if tracker.is_late(p.time_ms):
-                reason = f"event time is more than {tracker.lateness_ms} ms behind the latest event time"
-                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, reason))
+                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, tracker.late_reason))
                 continue
             events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
             if not p.is_error:

@@ -1,35 +1,36 @@
-"""The parser's fast path: well-formed single events read column-wise with ``pyarrow.json``.
+"""The parser's fast path: well-formed events read column-wise with ``pyarrow.json``.
 
-Nearly every line a model server writes is one well-formed event. Those lines are parsed a
-block at a time into Arrow columns (feature values straight into float64 arrays, no Python
-object per value) and validated with vectorized checks. A line takes the fast path only when
-the answer is certain to equal :func:`udfs.events.parse_lines`' for it; every other line --
-batched events, anything invalid, times not in MLRun's own format, a possibly null label,
-type conflicts inside a block -- is left to that exact per-line parser. A block
-that pyarrow refuses is halved until the lines it refuses are found.
+Nearly every line a model server writes is one well-formed event, or a plain batch of them
+(whose events are re-written as single-event lines first). They are parsed a block at a time
+into Arrow columns (feature values straight into float64 arrays, no Python object per value)
+and validated with vectorized checks. A line takes the fast path only when the answer is
+certain to equal :func:`udfs.events.parse_lines`' for it; every other line -- anything
+invalid, times not in MLRun's own format, a possibly null label, type conflicts inside a
+block -- is left to that exact per-line parser. A block that pyarrow refuses is halved until
+the lines it refuses are found.
 """
 
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from udfs.events import END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_CUSTOM_METRICS, MAX_METRIC_NAME, EndpointCache, \
-    EventError, Endpoint
+from udfs.events import BATCH_HEADER_FIELDS, END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_CUSTOM_METRICS, MAX_METRIC_NAME, \
+    EndpointCache, EventError, Endpoint
 
 _STRING_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")
 _SCHEMA = pa.schema([*((name, pa.string()) for name in _STRING_FIELDS),
                      ("when", pa.string()), ("microsec", pa.float64()), ("error", pa.string()),
                      ("request", pa.struct([("inputs", pa.list_(pa.list_(pa.float64())))])),
                      ("resp", pa.struct([])), ("labels", pa.struct([])), ("metrics", pa.struct([]))])
-_BATCH_KEYS = ("headers", "values")  # a batched line takes the exact parser
+_BATCH_KEYS = ("headers", "values")  # a line with these keys is a batch, whatever their values
 # MLRun's time format with a valid hour, minute and second; the date is checked by a round trip.
 _WHEN = r"^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{6})?\+00:00$"
 SMALLEST_BLOCK = 64  # a refused block this small takes the exact parser whole
@@ -38,9 +39,11 @@ REFUSED_READS = 24  # per batch: past this many refused reads, what is left take
 
 @dataclass
 class FastLines:
-    """The lines the fast path took, one entry per line (each one event)."""
+    """The events the fast path took, in line order: one per single-event line, and every
+    event of a batched line whose events it took all of."""
 
-    line: np.ndarray  # index in the batch
+    line: np.ndarray  # index of the event's line in the batch
+    ordinal: np.ndarray  # 1-based position of the event in its line
     endpoint: list[Endpoint]
     time_ms: np.ndarray
     predictions: np.ndarray  # input rows
@@ -49,12 +52,35 @@ class FastLines:
     row_offsets: np.ndarray  # the line's feature rows are rows[row_offsets[i]:row_offsets[i + 1]]
     value_offsets: np.ndarray  # row r's values are values[value_offsets[r]:value_offsets[r + 1]]
     values: np.ndarray  # float64 feature values
-    metric_line: np.ndarray  # custom metrics of successful events: index into these lines
+    metric_line: np.ndarray  # custom metrics of successful events: index of the event here
     metric_name: np.ndarray
     metric_value: np.ndarray
 
     def __len__(self) -> int:
         return len(self.line)
+
+    def first_row(self) -> np.ndarray:
+        """Each event's first input row numbered across its line's events (rows of errors
+        count none), as the exact parser numbers sampled rows."""
+        before = np.concatenate([[0], np.cumsum(self.predictions)[:-1]])
+        line_start = np.searchsorted(self.line, self.line)  # index of the line's first event
+        return before - before[line_start]
+
+    def select(self, keep: np.ndarray) -> "FastLines":
+        """The events where ``keep`` is True."""
+        rows = np.diff(self.row_offsets)
+        row_keep = np.repeat(keep, rows)
+        values_per_row = np.diff(self.value_offsets)
+        index = np.full(len(keep), -1, dtype=np.int64)
+        index[keep] = np.arange(int(keep.sum()))
+        metric = keep[self.metric_line]
+        return FastLines(
+            line=self.line[keep], ordinal=self.ordinal[keep], endpoint=[e for e, k in zip(self.endpoint, keep) if k],
+            time_ms=self.time_ms[keep], predictions=self.predictions[keep], latency_us=self.latency_us[keep],
+            is_error=self.is_error[keep], row_offsets=np.concatenate([[0], np.cumsum(rows[keep])]),
+            value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_keep])]),
+            values=self.values[np.repeat(row_keep, values_per_row)], metric_line=index[self.metric_line[metric]],
+            metric_name=self.metric_name[metric], metric_value=self.metric_value[metric])
 
 
 def _lines_holding(raw_lines: Sequence[bytes], indices: np.ndarray, mark: bytes) -> np.ndarray:
@@ -279,23 +305,69 @@ def _block(table: pa.Table, indices: np.ndarray, raw_lines: Sequence[bytes], end
     values = rows.flatten().to_numpy(zero_copy_only=False)[value_taken]
     line_rows = predictions[taken]
     return FastLines(
-        line=indices[taken], endpoint=[endpoint[i] for i in taken], time_ms=time_ms[taken],
+        line=indices[taken], ordinal=np.ones(len(taken), dtype=np.int64), endpoint=[endpoint[i] for i in taken],
+        time_ms=time_ms[taken],
         predictions=np.where(is_error[taken], 0, line_rows), latency_us=np.where(is_error[taken], 0, latency[taken]),
         is_error=is_error[taken], row_offsets=np.concatenate([[0], np.cumsum(line_rows)]),
         value_offsets=np.concatenate([[0], np.cumsum(row_lengths)]), values=values,
         metric_line=position[metric_line], metric_name=metric_name, metric_value=metric_value)
 
 
+def batch_events(raw: bytes) -> list[bytes] | None:
+    """A batched line's events as single-event lines (orjson text), when its shape is plain:
+    an object whose ``headers`` are distinct known field names and whose ``values`` are rows
+    of as many values. None for anything else, which the exact parser reads.
+
+    >>> batch_events(b'{"model": "m", "headers": ["when", "microsec"], "values": [["t1", 5], ["t2", 6]]}')
+    [b'{"model":"m","when":"t1","microsec":5}', b'{"model":"m","when":"t2","microsec":6}']
+    >>> batch_events(b'{"model": "m", "headers": ["when"], "values": [["t1", 5]]}') is None
+    True
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    headers, values = obj.get("headers"), obj.get("values")
+    if not (isinstance(headers, list) and headers and len(set(map(str, headers))) == len(headers)
+            and all(type(h) is str and h in BATCH_HEADER_FIELDS for h in headers)):
+        return None
+    if not (isinstance(values, list) and values and all(type(r) is list and len(r) == len(headers) for r in values)):
+        return None
+    base = {k: v for k, v in obj.items() if k not in ("headers", "values")}
+    return [orjson.dumps(dict(base, **dict(zip(headers, row)))) for row in values]
+
+
 def parse_fast(raw_lines: Sequence[bytes], endpoints: EndpointCache) -> FastLines:
-    """The lines of ``raw_lines`` the fast path takes, in line order."""
-    blocks = [_block(table, indices, raw_lines, endpoints)
-              for indices, table in _blocks(raw_lines, candidates(raw_lines))]
+    """The events of ``raw_lines`` the fast path takes, in line order. A batched line is
+    taken whole or not at all: its events are read as single-event lines."""
+    lines, origin, ordinal = [], [], []
+    batched = _lines_holding(raw_lines, np.arange(len(raw_lines)), b'"headers"')
+    for i, raw in enumerate(raw_lines):
+        events = batch_events(raw) if batched[i] else None
+        if events is None:
+            lines.append(raw)
+            origin.append(i)
+            ordinal.append(1)
+        else:
+            lines += events
+            origin += [i] * len(events)
+            ordinal += range(1, len(events) + 1)
+    blocks = [_block(table, indices, lines, endpoints) for indices, table in _blocks(lines, candidates(lines))]
     blocks = [b for b in blocks if len(b)]
     if not blocks:
-        return FastLines(np.zeros(0, np.int64), [], *(np.zeros(0, np.int64) for _ in range(3)),
+        return FastLines(np.zeros(0, np.int64), np.zeros(0, np.int64), [], *(np.zeros(0, np.int64) for _ in range(3)),
                          np.zeros(0, bool), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(0),
                          np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0))
-    return _concatenate(blocks)
+    fast = _concatenate(blocks)
+    origin, ordinal = np.array(origin, dtype=np.int64), np.array(ordinal, dtype=np.int64)
+    taken_events = np.bincount(origin[fast.line], minlength=len(raw_lines))
+    events_of_line = np.bincount(origin, minlength=len(raw_lines))
+    fast.ordinal = ordinal[fast.line]
+    fast.line = origin[fast.line]
+    whole = taken_events[fast.line] == events_of_line[fast.line]
+    return fast if whole.all() else fast.select(whole)
 
 
 def _concatenate(blocks: list[FastLines]) -> FastLines:
@@ -305,7 +377,8 @@ def _concatenate(blocks: list[FastLines]) -> FastLines:
     row_base = np.cumsum([0] + [b.row_offsets[-1] for b in blocks])
     value_base = np.cumsum([0] + [b.value_offsets[-1] for b in blocks])
     return FastLines(
-        line=np.concatenate([b.line for b in blocks]), endpoint=[e for b in blocks for e in b.endpoint],
+        line=np.concatenate([b.line for b in blocks]), ordinal=np.concatenate([b.ordinal for b in blocks]),
+        endpoint=[e for b in blocks for e in b.endpoint],
         time_ms=np.concatenate([b.time_ms for b in blocks]), predictions=np.concatenate([b.predictions for b in blocks]),
         latency_us=np.concatenate([b.latency_us for b in blocks]), is_error=np.concatenate([b.is_error for b in blocks]),
         row_offsets=np.concatenate([[0]] + [b.row_offsets[1:] + row_base[k] for k, b in enumerate(blocks)]),
