@@ -124,7 +124,13 @@ class RouteBatch(ProcessFunction):
 
 class MetricWindows(KeyedProcessFunction):
     """Adapter: per endpoint, keeps slices in keyed state and, when the watermark passes a
-    slice's end, emits the windows ending there (:mod:`udfs.metric_windows`)."""
+    slice's end, emits the windows ending there (:mod:`udfs.metric_windows`).
+
+    Every timer emits all window ends from the first one not yet emitted up to the watermark,
+    so one timer does the work of a chain of them (each a round trip to Java, about 20 ms at
+    the end of a bounded input), and a timer that did not come back from a checkpoint costs
+    nothing as long as a later one fires.
+    """
 
     def __init__(self, config: Config, slice_ms: int):
         self.slice_ms = slice_ms
@@ -135,7 +141,12 @@ class MetricWindows(KeyedProcessFunction):
         # One value per endpoint (slice start -> slices), not a map state: a timer reads every
         # slice of the last hour, and PyFlink's cache keeps the value as a Python object.
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
-        self.fired_through = runtime_context.get_state(ValueStateDescriptor("fired_through", Types.LONG()))
+        self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
+
+    def _next_end(self, state: dict) -> int:
+        """The first window end not yet emitted."""
+        emitted = self.emitted_through.value()
+        return min(state) + self.slice_ms if emitted is None else emitted + self.slice_ms
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         state = self.slices.value() or {}
@@ -146,34 +157,32 @@ class MetricWindows(KeyedProcessFunction):
                 held[same[0]] = held[same[0]].merge(s)
             else:
                 held.append(s)
-            ctx.timer_service().register_event_time_timer(s.start + self.slice_ms - 1)
         self.slices.update(state)
+        ctx.timer_service().register_event_time_timer(self._next_end(state) - 1)
         return ()
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        fired_through = self.fired_through.value()  # see FeatureWindows.on_timer
-        if fired_through is not None and timestamp <= fired_through:
-            return
-        # Every slice end the watermark has passed is handled in this one call: a chain of
-        # timers, each registered by the one before, costs a round trip to Java per slice
-        # (at the end of a bounded input, about 20 ms each, one after another).
         watermark = ctx.timer_service().current_watermark()
         state = self.slices.value() or {}
-        end = timestamp + 1
-        while True:
-            self.fired_through.update(end - 1)
+        if not state:
+            return
+        end = self._next_end(state)
+        emitted = None
+        while state and end - 1 <= watermark:
+            if all(start >= end for start in state):  # nothing before this end: skip to the next slice's
+                end = min(state) + self.slice_ms
+                continue
             tables = rows_at(state, end, self.slide_ms, WINDOW_SIZES_MS)
             if any(tables.values()):
                 yield Row(MANY_TABLES, {table: rows for table, rows in tables.items() if rows})
-            next_end = end + self.slice_ms
-            state = {start: held for start, held in state.items() if start >= next_end - self.retention_ms}
+            emitted = end
+            end += self.slice_ms
+            state = {start: held for start, held in state.items() if start >= end - self.retention_ms}
+        if emitted is not None:
+            self.emitted_through.update(emitted)
             self.slices.update(state)
-            if not any(start < next_end for start in state):
-                return  # later slices have timers of their own
-            if next_end - 1 > watermark:
-                ctx.timer_service().register_event_time_timer(next_end - 1)
-                return
-            end = next_end
+        if state:
+            ctx.timer_service().register_event_time_timer(end - 1)
 
 
 class FeatureWindows(KeyedProcessFunction):
@@ -181,6 +190,8 @@ class FeatureWindows(KeyedProcessFunction):
     when the watermark closes a window, emits its histograms and the trailing-range drift
     (:mod:`udfs.feature_windows`). While the trailing range still holds windows, drift is
     recomputed each time a further base window closes, so a quiet endpoint's drift stays current.
+    Like :class:`MetricWindows`, every timer emits all window ends from the first one not yet
+    emitted up to the watermark.
     """
 
     def __init__(self, config: Config, references: JobReferences):
@@ -192,7 +203,7 @@ class FeatureWindows(KeyedProcessFunction):
         self.windows = runtime_context.get_map_state(
             MapStateDescriptor("feature_windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
         self.project = runtime_context.get_state(ValueStateDescriptor("project", Types.STRING()))
-        self.fired_through = runtime_context.get_state(ValueStateDescriptor("fired_through", Types.LONG()))
+        self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
         self.references = self.job_references.open()
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
@@ -205,21 +216,28 @@ class FeatureWindows(KeyedProcessFunction):
             summaries.append(partial)
         self.windows.put(value.window_start, summaries)
         self.project.update(value.project)
-        ctx.timer_service().register_event_time_timer(value.window_start + self.window_ms - 1)
+        emitted = self.emitted_through.value()
+        first_end = value.window_start + self.window_ms if emitted is None else emitted + self.window_ms
+        ctx.timer_service().register_event_time_timer(min(first_end, value.window_start + self.window_ms) - 1)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        # Timers fire in time order per key, but a registration made in here for a time that
-        # has just fired can fire again (seen in bounded runs: PyFlink passes timer
-        # registrations to Java asynchronously). The repeat would see pruned state: skip it.
-        fired_through = self.fired_through.value()
-        if fired_through is not None and timestamp <= fired_through:
-            return
         watermark = ctx.timer_service().current_watermark()
-        endpoint_id, project = ctx.get_current_key(), self.project.value()
         windows = dict(self.windows.items())
-        end = timestamp + 1
-        while True:  # every window end the watermark has passed, in one call (see MetricWindows)
-            self.fired_through.update(end - 1)
+        if not windows:
+            return
+        endpoint_id, project = ctx.get_current_key(), self.project.value()
+        emitted = self.emitted_through.value()
+        end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
+        last = None
+        while end - 1 <= watermark:
+            for window_start in [start for start in windows if start < end - self.range_ms]:
+                self.windows.remove(window_start)
+                del windows[window_start]
+            if not windows:
+                break
+            if all(start >= end for start in windows):  # nothing in range: skip to the next window's end
+                end = min(windows) + self.window_ms
+                continue
             closed = windows.get(end - self.window_ms)
             measures, status = drift_rows(project, endpoint_id, end, self.range_ms, windows,
                                           self.references.get(endpoint_id))
@@ -229,16 +247,12 @@ class FeatureWindows(KeyedProcessFunction):
                     project, endpoint_id, end - self.window_ms, self.window_ms, closed,
                     lambda reference_id: self.references.version(endpoint_id, reference_id))
             yield Row(MANY_TABLES, tables)
-            next_end = end + self.window_ms
-            for window_start in [start for start in windows if start < next_end - self.range_ms]:
-                self.windows.remove(window_start)
-                del windows[window_start]
-            if not any(next_end - self.range_ms <= start < next_end for start in windows):
-                return
-            if next_end - 1 > watermark:
-                ctx.timer_service().register_event_time_timer(next_end - 1)
-                return
-            end = next_end
+            last = end
+            end += self.window_ms
+        if last is not None:
+            self.emitted_through.update(last)
+        if windows:
+            ctx.timer_service().register_event_time_timer(end - 1)
 
     def close(self) -> None:
         self.references.close()
