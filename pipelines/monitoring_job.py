@@ -11,7 +11,7 @@ source (spool directory or Kafka topic, raw lines, read in Java)
   -> slices keyed by endpoint -> MetricWindows (keyed state, event-time timers): HOP 5m / 1h
      metrics, slide-long activity and custom metrics, as the watermark passes each slice
   -> partials keyed by endpoint -> FeatureWindows: window histograms and trailing-range drift
-  -> one (target, JSON rows) stream -> keyed by target -> StoreWriter (rows wait in keyed
+  -> one (target, rows) stream -> keyed by target -> StoreWriter (rows wait in keyed
      state until inserted, so checkpoints cover them) -> ClickHouse
 
 No Java operator works per event after the source: Flink reads the lines, hands them to
@@ -216,9 +216,11 @@ class FeatureWindows(KeyedProcessFunction):
             summaries.append(partial)
         self.windows.put(value.window_start, summaries)
         self.project.update(value.project)
+        end = value.window_start + self.window_ms
         emitted = self.emitted_through.value()
-        first_end = value.window_start + self.window_ms if emitted is None else emitted + self.window_ms
-        ctx.timer_service().register_event_time_timer(min(first_end, value.window_start + self.window_ms) - 1)
+        if emitted is not None:
+            end = min(end, emitted + self.window_ms)  # the first end not yet emitted
+        ctx.timer_service().register_event_time_timer(end - 1)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         watermark = ctx.timer_service().current_watermark()

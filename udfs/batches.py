@@ -354,7 +354,7 @@ class FastJudgement:
 
 def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[bytes],
                   features: FeatureSettings) -> tuple[list[tuple[str, str, int, bytes]], list[dict]]:
-    """Partial summaries per (endpoint, window) and sampled rows of the given fast lines, as
+    """Partial summaries per (endpoint, window) and sampled rows of the given fast events, as
     :class:`udfs.features.FeatureCollector` makes them."""
     partials, samples = [], []
     line_rows = fast.first_row()
