@@ -44,11 +44,11 @@ def pytest_collection_modifyitems(items):
     PyFlink's loopback worker has now and then left a connection to that job's embedded store
     open, and the chdb engine, once bound to a path, refuses every other path for the rest of
     the process: the tests after it then failed to open their own stores."""
-    cancelling = [item for item in items if item.module.__name__ in CANCELS_AN_IN_PROCESS_JOB]
+    cancelling = [item for item in items if item.path.name in CANCELS_AN_IN_PROCESS_JOB]
     items[:] = [item for item in items if item not in cancelling] + cancelling
 
 
-CANCELS_AN_IN_PROCESS_JOB = ("tests.test_late_events", "tests.test_reference_pickup")
+CANCELS_AN_IN_PROCESS_JOB = ("test_late_events.py", "test_reference_pickup.py")
 
 
 @dataclass(frozen=True)
