@@ -83,6 +83,7 @@ def edge_lines() -> list[bytes]:
         dumps(batch([[1.0, 2.0, 3.0]], 10, None), labels={"team": None}),
         dumps(batch([[1.0, 2.0, 3.0]], 10, None), headers=["when", "request", "resp", "microsec", "error", "when"]),
         dumps(dict(BASE, headers=["when", "request", "resp", "microsec", "error"], values=[])),
+        dumps(event(microsec=-0.5)),  # negative, though it truncates to 0
     ]
 
 

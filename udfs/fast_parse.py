@@ -205,7 +205,7 @@ def _endpoints(table: pa.Table, endpoints: EndpointCache) -> tuple[list[Endpoint
         ok &= ~_valid(labels)
     encoded = [pc.dictionary_encode(c) for c in columns + [c for _, c in label_columns]]
     codes = np.stack([pc.fill_null(e.indices, -1).to_numpy(zero_copy_only=False) for e in encoded], axis=1)
-    distinct, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
     resolved: list[Endpoint | None] = []
     for row in first:
         obj = {name: c[row].as_py() for name, c in zip(_STRING_FIELDS, columns) if c[row].is_valid}
@@ -278,15 +278,16 @@ def _block(table: pa.Table, indices: np.ndarray, raw_lines: Sequence[bytes], end
     is_error = _valid(_column(table, "error"))
     outputs = _child(_column(table, "resp"), "outputs")
     microsec = _column(table, "microsec")
-    # float64 reads integer and fractional latencies alike; exact as integers below 2**53
+    # float64 reads integer and fractional latencies alike; exact as integers below 2**53.
+    # Checked before truncating, which would make -0.5 a valid 0 (NaN fails both checks).
     latency = pc.fill_null(microsec, -1.0).to_numpy(zero_copy_only=False)
-    ok &= is_error | (latency < 2.0 ** 53)
-    latency = np.trunc(np.clip(latency, -1, 2.0 ** 53)).astype(np.int64)
+    ok &= is_error | ((latency >= 0) & (latency < 2.0 ** 53))
+    latency = np.trunc(np.clip(latency, 0, 2.0 ** 53)).astype(np.int64)
     if outputs is not None and pa.types.is_list(outputs.type):
         outputs_count = pc.fill_null(pc.list_value_length(outputs), -1).to_numpy(zero_copy_only=False)
     else:
         outputs_count = np.full(n, -1)
-    ok &= is_error | ((outputs_count == predictions) & (latency >= 0))
+    ok &= is_error | (outputs_count == predictions)
     rows = inputs.flatten()  # a null row or value reads as NaN values, as the exact parser reads it
     success = np.flatnonzero(ok & ~is_error)
     metric_line, metric_name, metric_value, unreadable = _metrics(table, success)
