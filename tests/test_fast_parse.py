@@ -42,62 +42,64 @@ def event(**changes) -> dict:
 
 def edge_lines() -> list[bytes]:
     """One line per check the fast path makes, on each side of it."""
-    good = dumps(event())
+    good = line(event())
     return [
         good,
-        dumps(event(labels={"team": "a", "tier": None})),  # a null label: the text 'None'
-        dumps(event(labels={"team": "b", "tier": "gold"})),  # other label keys than the line before
-        dumps(event(labels={"team": 1})),  # a label that is not a string
-        dumps(event(labels="team")),
-        dumps(event(metrics={"confidence": "high", "n": 3, "ok": True, "deep": {"x": 1}})),
+        line(event(labels={"team": "a", "tier": None})),  # a null label: the text 'None'
+        line(event(labels={"team": "b", "tier": "gold"})),  # other label keys than the line before
+        line(event(labels={"team": 1})),  # a label that is not a string
+        line(event(labels="team")),
+        line(event(metrics={"confidence": "high", "n": 3, "ok": True, "deep": {"x": 1}})),
         good.replace(b'"confidence": 0.5', b'"confidence": NaN'),
-        dumps(event(metrics={f"m{i}": i for i in range(101)})),  # past the metrics kept per event
-        dumps(event(metrics={"x" * 201: 1.0, "short": 2})),
-        dumps(event(microsec=1500.7)), dumps(event(microsec=2**60)), dumps(event(microsec=-1)),
-        dumps(event(microsec=...)), good.replace(b'"microsec": 1500', b'"microsec": -0'),
-        dumps(event(request={"inputs": [[1.0], [1.0, 2.0, 3.0, 4.0], [], None, [None, 2.0, 3.0]]},
+        line(event(metrics={f"m{i}": i for i in range(101)})),  # past the metrics kept per event
+        line(event(metrics={"x" * 201: 1.0, "short": 2})),
+        line(event(microsec=1500.7)), line(event(microsec=2**60)), line(event(microsec=-1)),
+        line(event(microsec=...)), good.replace(b'"microsec": 1500', b'"microsec": -0'),
+        line(event(request={"inputs": [[1.0], [1.0, 2.0, 3.0, 4.0], [], None, [None, 2.0, 3.0]]},
                     resp={"outputs": [0, 1, 2, 3, 4]})),
-        dumps(event(model="raggy", request={"inputs": [[1.0], [1.0, 2.0, 3.0, 4.0]]}, resp={"outputs": [0, 1]})),
+        line(event(model="raggy", request={"inputs": [[1.0], [1.0, 2.0, 3.0, 4.0]]}, resp={"outputs": [0, 1]})),
         good.replace(b"[[1.0, 2.0, 3.0]]", b"[[1e999, 123456789012345678901234567890, -0]]"),
         good.replace(b"[[1.0, 2.0, 3.0]]", b'[[true, "x", 3]]'),
-        dumps(event(when=WHEN.strftime("%Y-%m-%d %H:%M:%S+00:00"))),
-        dumps(event(when=WHEN.strftime("%Y-%m-%dT%H:%M:%SZ"))),
-        dumps(event(when="2026-02-30 10:00:00+00:00")), dumps(event(when="2026-11-26 23:59:60+00:00")),
-        dumps(event(when=WHEN.strftime("%Y-%m-%d %H:%M:%S.%f+01:00"))), dumps(event(when=17)),
+        line(event(when=WHEN.strftime("%Y-%m-%d %H:%M:%S+00:00"))),
+        line(event(when=WHEN.strftime("%Y-%m-%dT%H:%M:%SZ"))),
+        line(event(when="2026-02-30 10:00:00+00:00")), line(event(when="2026-11-26 23:59:60+00:00")),
+        line(event(when=WHEN.strftime("%Y-%m-%d %H:%M:%S.%f+01:00"))), line(event(when=17)),
         b"\xef\xbb\xbf" + good, good + b" " + good, good[:-1] + b', "values": null}',
         good[:-1] + b', "headers": null}', good[:-1] + b', "model": "twice"}',
-        dumps(event(error="boom", resp=..., microsec=...)), dumps(event(error="boom")), dumps(event(error=5)),
-        dumps(event(endpoint_id="override", project="other")), dumps(event(version=...)), dumps(event(model="")),
-        dumps(event(**{"class": 5})), dumps(event(resp={"outputs": ["cat"]})), dumps(event(resp={"outputs": {"a": 1}})),
-        dumps(event(request={"inputs": []}, resp={"outputs": []})), dumps(event(request={"inputs": [1.0, 2.0]})),
+        line(event(error="boom", resp=..., microsec=...)), line(event(error="boom")), line(event(error=5)),
+        line(event(endpoint_id="override", project="other")), line(event(version=...)), line(event(model="")),
+        line(event(**{"class": 5})), line(event(resp={"outputs": ["cat"]})), line(event(resp={"outputs": {"a": 1}})),
+        line(event(request={"inputs": []}, resp={"outputs": []})), line(event(request={"inputs": [1.0, 2.0]})),
         good.replace(b'"edge"', b'"\\u00e9dge"'), good.replace(b'"edge"', b'"\\ud800"'),
         good.replace(b'"C"', "\"\u00e7\"".encode()), b"", b"   ", b"{}", b"[1]", b"null",
-        dumps(event(when=(WHEN - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S.%f+00:00"))),  # late
-        dumps(event(when=(WHEN + timedelta(days=400)).strftime("%Y-%m-%d %H:%M:%S.%f+00:00"))),  # ahead
-        dumps(dict(BASE, headers=["when", "request", "resp", "microsec"],
+        line(event(when=(WHEN - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S.%f+00:00"))),  # late
+        line(event(when=(WHEN + timedelta(days=400)).strftime("%Y-%m-%d %H:%M:%S.%f+00:00"))),  # ahead
+        line(dict(BASE, headers=["when", "request", "resp", "microsec"],
                    values=[[event()["when"], {"inputs": [[1.0, 2.0, 3.0]]}, {"outputs": [0]}, 10]])),
         good,
-        dumps(batch([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], 10, None), batch([[7.0, 8.0, 9.0]], None, "boom"),
+        batch_line(batch([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], 10, None), batch([[7.0, 8.0, 9.0]], None, "boom"),
               batch([[1.0, 2.0, 3.0]] * 3, 30, None)),  # rows numbered across the events, errors holding none
-        dumps(batch([[1.0, 2.0, 3.0]], 10, None), batch([[1.0, 2.0, 3.0]], "slow", None)),  # one bad row
-        dumps(batch([[1.0, 2.0, 3.0]], 10, None), labels={"team": None}),
-        dumps(batch([[1.0, 2.0, 3.0]], 10, None), headers=["when", "request", "resp", "microsec", "error", "when"]),
-        dumps(dict(BASE, headers=["when", "request", "resp", "microsec", "error"], values=[])),
-        dumps(event(microsec=-0.5)),  # negative, though it truncates to 0
+        batch_line(batch([[1.0, 2.0, 3.0]], 10, None), batch([[1.0, 2.0, 3.0]], "slow", None)),  # one bad row
+        batch_line(batch([[1.0, 2.0, 3.0]], 10, None), labels={"team": None}),
+        batch_line(batch([[1.0, 2.0, 3.0]], 10, None), headers=["when", "request", "resp", "microsec", "error", "when"]),
+        line(dict(BASE, headers=["when", "request", "resp", "microsec", "error"], values=[])),
+        line(event(microsec=-0.5)),  # negative, though it truncates to 0
     ]
 
 
 def batch(inputs: list, microsec, error) -> list:
-    """A batch row in the order of :func:`dumps`' headers."""
+    """A batch row in the order of :func:`batch_line`'s headers."""
     return [event()["when"], {"inputs": inputs}, {"outputs": [0] * len(inputs)}, microsec, error]
 
 
-def dumps(*rows: list, **changes) -> bytes:
-    """A batched line of ``rows``; with no rows, ``dumps(obj)`` is ``json.dumps(obj)``."""
-    if rows and isinstance(rows[0], dict):
-        return json.dumps(rows[0]).encode()
-    line = dict(BASE, headers=["when", "request", "resp", "microsec", "error"], values=list(rows))
-    return json.dumps(dict(line, **changes)).encode()
+def line(obj: dict) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def batch_line(*rows: list, **changes) -> bytes:
+    """A batched line of ``rows``, with ``changes`` to its fields."""
+    batched = dict(BASE, headers=["when", "request", "resp", "microsec", "error"], values=list(rows))
+    return json.dumps(dict(batched, **changes)).encode()
 
 
 def normalized(output: BatchOutput) -> dict:
@@ -167,8 +169,8 @@ FAST_EDGES = {0, 2, 6, 8, 9, 13, 14, 15, 18, 29, 30, 32, 33, 40, 42, 48, 49, 50,
 def test_each_edge_line_gives_what_the_exact_parser_gives(lateness_ms, monkeypatch):
     good = json.dumps(event()).encode()
     taken = set()
-    for i, line in enumerate(edge_lines()):
-        raw = [good, line, good]
+    for i, edge in enumerate(edge_lines()):
+        raw = [good, edge, good]
         assert_same(*both_ways(raw, lateness_ms, monkeypatch))
         if 1 in parse_fast(raw, EndpointCache()).line:
             taken.add(i)
@@ -189,7 +191,7 @@ def test_traffic_mixed_with_edges_and_hostile_lines_gives_what_the_exact_parser_
 @FUZZ
 @given(st.lists(fuzzed_lines, min_size=1, max_size=12), st.sampled_from([None, 0, 60_000]))
 def test_fuzzed_lines_give_what_the_exact_parser_gives(batch, lateness_ms):
-    raw = [line.encode("utf-8", errors="surrogatepass") for line in batch] + [json.dumps(event()).encode()]
+    raw = [text.encode("utf-8", errors="surrogatepass") for text in batch] + [json.dumps(event()).encode()]
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast, exact = both_ways(raw, lateness_ms, monkeypatch, sample_every=1)
     assert_same(fast, exact)

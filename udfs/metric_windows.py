@@ -20,37 +20,20 @@ PERCENTILES = (50, 95, 99)
 
 
 def merged(slices: Iterable[Slice]) -> dict[str, Slice]:
-    """Per project, all of ``slices`` (given in time order) as one, in a single pass: an hour
-    holds 60 one-minute slices, and merging them pairwise copied its latencies 60 times.
+    """Per project, all of ``slices`` (given in time order) as one (:meth:`Slice.combine`).
 
     >>> from udfs.events import Endpoint
     >>> e, f = Endpoint("p", "e", "p/f", "m", "", "C", "{}"), Endpoint("p", "e", "p/f", "m", "2", "C", "{}")
     >>> a = Slice(0, "p", "e", 2, 3, 1, np.array([5]), 10, 20, e, {"c": (1, 0.5, 0.5, 0.5)})
     >>> b = Slice(60, "p", "e", 1, 1, 0, np.array([7]), 65, 70, f, {"c": (1, 1.5, 1.5, 1.5), "d": (1, 2.0, 2.0, 2.0)})
     >>> m = merged([a, b])["p"]
-    >>> (m.requests, m.predictions, m.errors, m.latencies.tolist(), m.first_ms, m.last_ms, m.endpoint.version,
-    ...  m.metrics) == (a.merge(b).requests, 4, 1, [5, 7], 10, 70, "2", a.merge(b).metrics)
-    True
+    >>> m.requests, m.predictions, m.errors, m.latencies.tolist(), m.first_ms, m.last_ms, m.endpoint.version, m.metrics
+    (3, 4, 1, [5, 7], 10, 70, '2', {'c': (2, 2.0, 0.5, 1.5), 'd': (1, 2.0, 2.0, 2.0)})
     """
     by_project: dict[str, list[Slice]] = {}
     for s in slices:
         by_project.setdefault(s.project, []).append(s)
-    result = {}
-    for project, group in by_project.items():
-        if len(group) == 1:
-            result[project] = group[0]
-            continue
-        metrics: dict[str, tuple[int, float, float, float]] = {}
-        for s in group:
-            for name, (count, total, low, high) in s.metrics.items():
-                c, t, lo, hi = metrics.get(name, (0, 0.0, np.inf, -np.inf))
-                metrics[name] = (c + count, t + total, min(lo, low), max(hi, high))
-        last = group[-1]
-        result[project] = Slice(group[0].start, project, last.endpoint_id, sum(s.requests for s in group),
-                                sum(s.predictions for s in group), sum(s.errors for s in group),
-                                np.concatenate([s.latencies for s in group]), min(s.first_ms for s in group),
-                                max(s.last_ms for s in group), last.endpoint, metrics)
-    return result
+    return {project: group[0] if len(group) == 1 else Slice.combine(group) for project, group in by_project.items()}
 
 
 def _in_range(state: Mapping[int, list[Slice]], start: int, end: int) -> list[Slice]:
