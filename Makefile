@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# PyFlink 2.x needs Java 11 or newer; install Debian's JRE 17 when none is there.
+# PyFlink 2.x needs Java 11 or newer, and the spool source's format (pipelines/java) is
+# compiled on first use: install Debian's JDK 17 when java or javac is missing or too old.
 java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
-	if [ -z "$$v" ] || [ "$$v" -lt 11 ]; then \
-	  echo "Java >= 11 not found (got '$$v'): installing openjdk-17-jre-headless"; \
+	if [ -z "$$v" ] || [ "$$v" -lt 11 ] || ! command -v javac >/dev/null; then \
+	  echo "Java >= 11 with javac not found (java '$$v'): installing openjdk-17-jdk-headless"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jdk-headless; \
 	fi
 
 # The status-page test drives headless Chromium; install Debian's when none is there.

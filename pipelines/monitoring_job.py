@@ -1,10 +1,11 @@
 """The monitoring job: prediction lines -> metrics, registry, feature histograms, drift -> ClickHouse.
 
-source (spool directory or Kafka topic, raw lines, read in Java)
-  -> parse_prediction_lines: one vectorized Python call per Arrow batch of lines, returning one
-     record per batch (:class:`udfs.batches.BatchOutput`): per endpoint and time slice the
-     counts, latencies and custom metrics of its valid events; feature partial summaries on
-     the reference bins; dead letters (invalid and late events); sampled feature rows
+source (spool directory in blocks of lines, or Kafka topic; raw bytes, read in Java)
+  -> parse_prediction_lines: one vectorized Python call per block (or Arrow batch of Kafka
+     messages), returning one record per batch (:class:`udfs.batches.BatchOutput`): per
+     endpoint and time slice the counts, latencies and custom metrics of its valid events;
+     feature partial summaries on the reference bins; dead letters (invalid and late events);
+     sampled feature rows
   -> watermark on the batch's latest event time (the parser flags as late every event the
      watermark could have passed, so nothing valid is dropped by it)
   -> RouteBatch: slices per endpoint | feature partials | dead letters and samples
@@ -14,8 +15,9 @@ source (spool directory or Kafka topic, raw lines, read in Java)
   -> one (target, rows) stream -> keyed by target -> StoreWriter (rows wait in keyed
      state until inserted, so checkpoints cover them) -> ClickHouse
 
-No Java operator works per event after the source: Flink reads the lines, hands them to
-Python in Arrow batches, and from there on moves one record per batch and endpoint.
+No Java operator works per event: Flink reads blocks of lines (one row per block, where a row
+per line would cap the job near 70,000 lines/s), hands them to Python, and from there on moves
+one record per batch and endpoint.
 
 Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py`` on a
 cluster (``modelmon submit`` wraps that).
@@ -47,9 +49,10 @@ from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
 from modelmon.reference import JobReferences, load_references
-from pipelines.sources import require_kafka_connector, source_ddl
+from pipelines.line_blocks import line_block_jar
+from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
-from udfs.batches import BatchOutput, parse_batch, slice_length_ms
+from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
@@ -67,10 +70,12 @@ PARSED_BATCH_TYPE = DataTypes.ROW([
 
 
 class ParsePredictionLines(ScalarFunction):
-    """Adapter: a pandas batch of raw lines -> one pickled :class:`udfs.batches.BatchOutput` on
-    the batch's last line (NULL on the others), beside the batch's time on every line."""
+    """Adapter: a pandas batch of payloads (blocks of lines, or one line each) -> one pickled
+    :class:`udfs.batches.BatchOutput` on the batch's last row (NULL on the others), beside the
+    batch's time on every row."""
 
     def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
+        self.payloads_are_blocks = payloads_are_blocks(config)
         self.lateness_ms = lateness_ms
         self.ahead_ms = config.future_tolerance_seconds * 1000
         self.job_references = references
@@ -84,13 +89,14 @@ class ParsePredictionLines(ScalarFunction):
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
 
-    def eval(self, lines: pd.Series) -> pd.DataFrame:
+    def eval(self, payloads: pd.Series) -> pd.DataFrame:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
-        raw = [b"" if line is None else line for line in lines]
+        payloads = [b"" if payload is None else payload for payload in payloads]
+        raw = block_lines(payloads) if self.payloads_are_blocks else payloads
         output = parse_batch(raw, self.tracker, features, self.endpoints, self.slice_ms, self.dead_letter_max_chars)
-        batches = [None] * len(raw)
+        batches = [None] * len(payloads)
         batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
-        return pd.DataFrame({"time_ms": np.full(len(raw), output.time_ms, dtype=np.int64), "batch": batches})
+        return pd.DataFrame({"time_ms": np.full(len(payloads), output.time_ms, dtype=np.int64), "batch": batches})
 
     def close(self) -> None:
         self.references.close()
@@ -306,11 +312,11 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
     parse = ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references)
     t_env.create_temporary_function("parse_prediction_lines", udf(parse, result_type=PARSED_BATCH_TYPE,
                                                                   func_type="pandas"))
-    # The UDF takes the line's bytes: a line that is not UTF-8 fails Arrow's conversion of a
-    # string column, and with it the whole batch.
+    # Bytes, not STRING: a line that is not UTF-8 would fail Arrow's conversion of a string
+    # column (and with it the whole batch), or be altered by Flink's decoding.
     parsed = t_env.sql_query("""
         SELECT p.time_ms AS time_ms, p.batch AS batch
-        FROM (SELECT parse_prediction_lines(CAST(line AS BYTES)) AS p FROM prediction_lines)""")
+        FROM (SELECT parse_prediction_lines(payload) AS p FROM prediction_lines)""")
     batches = _with_watermark(t_env, parsed.where(col("batch").is_not_null),
                               {"time_ms": DataTypes.BIGINT(), "batch": DataTypes.BYTES()}, config, bounded)
     routed = (t_env.to_data_stream(batches)
@@ -355,12 +361,28 @@ def latest_checkpoint(directory: str) -> str:
     return str(max(completed, key=lambda metadata: metadata.stat().st_mtime).parent)
 
 
+def job_jars(config: Config) -> list[str]:
+    """The jars the job needs on its class path: --jars, and the spool source's format."""
+    jars = [jar.strip() for jar in config.jars.split(",") if jar.strip()]
+    missing = [jar for jar in jars if "://" not in jar and not Path(jar).is_file()]
+    if missing:
+        raise ValueError(f"--jars: {', '.join(missing)} does not exist")
+    if payloads_are_blocks(config):
+        jars.append(str(line_block_jar()))
+    return jars
+
+
 def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
     if config.local_jvm_heap_mb and "JVM_ARGS" not in os.environ:
         # Read only when PyFlink starts its local JVM (not under flink run): without a bound its
         # heap grows towards a quarter of the machine's memory before collecting.
         os.environ["JVM_ARGS"] = f"-Xmx{config.local_jvm_heap_mb}m"
     env = StreamExecutionEnvironment.get_execution_environment()
+    # Before the table environment exists: its class loader, which finds connector and format
+    # factories, is made from the jars known at its creation.
+    jars = job_jars(config)
+    if jars:
+        env.add_jars(*(_as_uri(jar) for jar in jars))
     t_env = StreamTableEnvironment.create(env)
     settings = t_env.get_config()
     if config.parallelism:
@@ -372,21 +394,18 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     settings.set("table.exec.source.idle-timeout", f"{round(config.source_idle_seconds * 1000)} ms")
     settings.set("pipeline.name", "modelmon monitoring")
     # Fewer, larger Python calls: per-call costs (Arrow framing, the fast parser's per-block
-    # work, one feature partial per endpoint and window) shrink. An Arrow batch never exceeds
-    # the bundle, whose default is 1,000 elements in Flink 2.x, so both are raised; a
-    # continuous run still ends each bundle, however small, within python.fn-execution.bundle.time (1 s).
-    settings.set("python.fn-execution.arrow.batch.size", str(config.parse_batch_lines))
+    # work, one feature partial per endpoint and window) shrink. A spool block already holds
+    # parse_batch_lines lines, so it is an Arrow batch of its own; Kafka messages are batched.
+    # An Arrow batch never exceeds the bundle, whose default is 1,000 elements in Flink 2.x, so
+    # both are raised; a continuous run still ends each bundle, however small, within
+    # python.fn-execution.bundle.time (1 s).
+    arrow_batch_rows = 1 if payloads_are_blocks(config) else config.parse_batch_lines
+    settings.set("python.fn-execution.arrow.batch.size", str(arrow_batch_rows))
     settings.set("python.fn-execution.bundle.size", str(max(config.parse_batch_lines, 100_000)))
     settings.set("table.local-time-zone", "UTC")
     if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers
         # The Python workers must run this interpreter, which has the project installed.
         settings.set("python.executable", sys.executable)
-    if config.jars:
-        jars = [jar.strip() for jar in config.jars.split(",") if jar.strip()]
-        missing = [jar for jar in jars if "://" not in jar and not Path(jar).is_file()]
-        if missing:
-            raise ValueError(f"--jars: {', '.join(missing)} does not exist")
-        settings.set("pipeline.jars", ";".join(_as_uri(jar) for jar in jars))
     settings.set("restart-strategy.type", config.restart_strategy)
     if config.restart_strategy == "fixed-delay":
         settings.set("restart-strategy.fixed-delay.attempts", str(config.restart_attempts))

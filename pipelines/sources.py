@@ -1,7 +1,8 @@
 """The job's source, declared in SQL: a spool directory (embedded default) or a Kafka topic.
 
-Both give the same table of raw lines, one prediction event (or batch) per line or message,
-so everything after the source is the same job.
+Both give a table ``prediction_lines (payload BYTES)`` of raw bytes: from a spool directory,
+blocks of whole lines (the ``modelmon-line-blocks`` format, see :mod:`pipelines.line_blocks`);
+from Kafka, one message each. Everything after the source is the same job.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pyflink.java_gateway import get_gateway
 
 from modelmon.config import Config
 from modelmon.kafka_url import is_kafka, parse_kafka_url
+from pipelines.line_blocks import FORMAT_IDENTIFIER
 
 KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"  # the Kafka connector release for Flink 2.1 and 2.2
 KAFKA_CONNECTOR_JAR = f"flink-sql-connector-kafka-{KAFKA_CONNECTOR_VERSION}.jar"
@@ -54,8 +56,10 @@ def kafka_options(source: str, bounded: bool) -> dict[str, str]:
 
 
 def spool_options(config: Config, bounded: bool) -> dict[str, str]:
-    """The spool directory; continuous runs watch it for new files."""
-    options = {"connector": "filesystem", "path": config.source, "format": "raw"}
+    """The spool directory in blocks of up to ``parse_batch_lines`` lines; continuous runs
+    watch it for new files."""
+    options = {"connector": "filesystem", "path": config.source, "format": FORMAT_IDENTIFIER,
+               f"{FORMAT_IDENTIFIER}.max-lines": str(config.parse_batch_lines)}
     if not bounded:
         options["source.monitor-interval"] = f"{round(config.monitor_interval_seconds * 1000)}ms"
     return options
@@ -65,14 +69,19 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def payloads_are_blocks(config: Config) -> bool:
+    """Whether each payload holds many lines (spool) rather than one message (Kafka)."""
+    return not is_kafka(config.source)
+
+
 def source_ddl(config: Config, bounded: bool) -> str:
-    """``prediction_lines (line STRING)`` over the configured source."""
+    """``prediction_lines (payload BYTES)`` over the configured source."""
     if is_kafka(config.source):
         options = kafka_options(config.source, bounded)
     else:
         options = spool_options(config, bounded)
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
-    return f"CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH ({with_clause})"
+    return f"CREATE TEMPORARY TABLE prediction_lines (payload BYTES) WITH ({with_clause})"
 
 
 def require_kafka_connector() -> None:

@@ -39,7 +39,7 @@ def test_the_kafka_ddl_uses_the_connectors_documented_options():
     source = ("kafka://k1:9092,k2:9092/predictions?group=monitoring&startup=earliest"
               "&properties.security.protocol=SASL_SSL&properties.sasl.mechanism=PLAIN")
     ddl = source_ddl(Config(source=source), bounded=False)
-    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (line STRING) WITH (")
+    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (payload BYTES) WITH (")
     assert ddl_options(ddl) == {
         "connector": "kafka", "topic": "predictions", "properties.bootstrap.servers": "k1:9092,k2:9092",
         "properties.group.id": "monitoring", "scan.startup.mode": "earliest-offset", "format": "raw",

@@ -261,6 +261,24 @@ def _in_line_order(fast: EventColumns, slow: EventColumns | None, endpoints: lis
                         reason=[reason[i] for i in order], endpoints=endpoints, metric_event=metric_event[metric_order])
 
 
+def block_lines(blocks: Sequence[bytes]) -> list[bytes]:
+    """The lines of blocks of whole lines, split the way Flink's line formats split a file: at
+    each '\\n', dropping a '\\r' just before it; a block's final '\\n' ends its last line.
+
+    >>> block_lines([b'{"a": 1}\\r\\n\\n{"b": 2}\\n', b'{"c": 3}'])
+    [b'{"a": 1}', b'', b'{"b": 2}', b'{"c": 3}']
+    """
+    lines: list[bytes] = []
+    for block in blocks:
+        pieces = block.split(b"\n")
+        if block.endswith(b"\n"):
+            pieces.pop()
+        if b"\r" in block:
+            pieces = [piece[:-1] if piece.endswith(b"\r") else piece for piece in pieces]
+        lines.extend(pieces)
+    return lines
+
+
 def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: FeatureSettings | None,
                 endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int) -> BatchOutput:
     """A batch of raw lines -> its :class:`BatchOutput`, never raising for bad input.

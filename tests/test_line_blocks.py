@@ -1,0 +1,77 @@
+"""The spool source's ``modelmon-line-blocks`` format, read by real Flink jobs: its blocks,
+split by :func:`udfs.batches.block_lines`, are exactly the lines Flink's own ``raw`` format
+reads from the same file, and blocks are cut where the options say."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+
+from pipelines.line_blocks import FORMAT_IDENTIFIER, line_block_jar
+from udfs.batches import block_lines
+
+AWKWARD_LINES = [
+    b'{"a": 1}', b"", b'{"b": 2}\r', b"\r", b"\r\r", b"caf\xc3\xa9", b"\xff\xfe not UTF-8", b"x" * (3 * 2**20),
+    b'  {"c": 3}  ', b"\t", b"the last line, without a newline",
+]
+
+
+@pytest.fixture(scope="module")
+def t_env():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    env.add_jars(line_block_jar().as_uri())
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("collect-sink.batch-size.max", "64mb")  # a 3 MB line comes back whole
+    return t_env
+
+
+def read(t_env: StreamTableEnvironment, path: Path, options: dict[str, str]) -> list[bytes]:
+    """The ``payload`` column of every row a bounded Flink job reads from ``path``."""
+    table = f"t_{abs(hash((str(path), tuple(options.items()))))}"
+    with_clause = ", ".join(f"'{k}' = '{v}'" for k, v in {"connector": "filesystem", "path": str(path),
+                                                          **options}.items())
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (payload BYTES) WITH ({with_clause})")
+    with t_env.execute_sql(f"SELECT payload FROM {table}").collect() as rows:
+        return [bytes(row[0]) for row in rows]
+
+
+def blocks(t_env: StreamTableEnvironment, path: Path, **options: str) -> list[bytes]:
+    return read(t_env, path, {"format": FORMAT_IDENTIFIER,
+                              **{f"{FORMAT_IDENTIFIER}.{k.replace('_', '-')}": v for k, v in options.items()}})
+
+
+def test_blocks_split_into_exactly_the_lines_of_flinks_raw_format(t_env, tmp_path):
+    path = tmp_path / "awkward.jsonl"
+    path.write_bytes(b"\n".join(AWKWARD_LINES))
+    raw = read(t_env, path, {"format": "raw"})
+    # Flink's line formats drop one '\r' before each '\n' and keep empty lines.
+    assert raw == [line[:-1] if line.endswith(b"\r") else line for line in AWKWARD_LINES]
+    for max_lines, max_bytes in (("2", "16mb"), ("10000", "16mb"), ("10000", "8b"), ("1", "1b")):
+        assert block_lines(blocks(t_env, path, max_lines=max_lines, max_bytes=max_bytes)) == raw
+
+
+def test_a_compressed_file_is_read_decompressed_as_flinks_formats_read_it(t_env, tmp_path):
+    lines = [b'{"a": %d}' % i for i in range(1000)]
+    path = tmp_path / "segment.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    assert read(t_env, path, {"format": "raw"}) == lines
+    assert block_lines(blocks(t_env, path, max_lines="7")) == lines
+
+
+def test_a_block_ends_after_max_lines_or_the_line_that_reaches_max_bytes(t_env, tmp_path):
+    path = tmp_path / "five.jsonl"
+    path.write_bytes(b"a\nbb\nccc\ndddd\ne")
+    assert blocks(t_env, path, max_lines="2") == [b"a\nbb\n", b"ccc\ndddd\n", b"e"]
+    assert blocks(t_env, path, max_bytes="4b") == [b"a\nbb\n", b"ccc\n", b"dddd\n", b"e"]
+
+
+def test_an_empty_file_gives_no_blocks(t_env, tmp_path):
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "spool" / "one.jsonl").write_bytes(b'{"a": 1}\n')
+    assert blocks(t_env, tmp_path / "spool") == [b'{"a": 1}\n']
