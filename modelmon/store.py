@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from urllib.parse import urlparse
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, InterfaceError
 
@@ -203,6 +204,11 @@ def redact(dsn: str) -> str:
 def insert(client: Client, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows with an explicit column list."""
     client.insert(table, rows, column_names=list(columns))
+
+
+def insert_arrow(client: Client, table: str, rows: pa.Table) -> None:
+    """Insert an Arrow table; its column names are the explicit column list."""
+    client.insert_arrow(table, rows)
 
 
 def row_counts(client: Client, tables: Sequence[str]) -> dict[str, int]:

@@ -124,7 +124,7 @@ class RouteBatch(ProcessFunction):
             yield FEATURE_PARTIALS, Row(project, endpoint_id, window_start, data)
         if output.dead_letters:
             yield STORE_ROWS, Row("invalid_events", output.dead_letters)
-        if output.samples:
+        if output.samples.num_rows:
             yield STORE_ROWS, Row("incoming_features", output.samples)
 
 

@@ -2,7 +2,8 @@
 
 The job emits one stream of ``(target table, row or list of rows)`` pairs, rows being dicts of
 column values, or ``(MANY_TABLES, {table: [rows]})`` where one operator produces many rows at
-once; Flink pickles them (no JSON text is built and parsed on the way).
+once, or ``(table, Arrow table)`` for the sampled feature rows, which are many and arrive
+columnar; Flink pickles them (no JSON text is built and parsed on the way).
 :class:`StoreWriter`, keyed by target, keeps the payloads that are not yet in the store in
 keyed list state, so every checkpoint holds them: after a restore they are written again
 (the tables replace rows by key, so a second write of a row changes nothing) and nothing
@@ -21,11 +22,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+import pyarrow as pa
 from pyflink.common import Row, Types
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from modelmon import store
+from udfs.batches import SAMPLE_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,8 @@ _FEATURE_WINDOW = {"project": _identity, "endpoint_id": _identity, "feature_name
                    "window_end": to_datetime}
 
 
-# Column lists per table, in insert order, with the conversion from the job's JSON value.
-TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
+# Column lists per table, in insert order, with the conversion from the job's value.
+ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "endpoint_metrics": {
         "project": _identity, "endpoint_id": _identity, "window_size": _identity,
         "window_start": to_datetime, "window_end": to_datetime, "requests_count": _identity,
@@ -101,11 +104,10 @@ TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "window_end": to_datetime, "values_count": _identity, "sum": _identity, "mean": _identity,
         "min": _identity, "max": _identity,
     },
-    "incoming_features": {
-        "project": _identity, "endpoint_id": _identity, "event_time": to_datetime, "row_key": _identity,
-        "features": _identity,
-    },
 }
+# Tables whose rows come as Arrow tables: their columns are the explicit column list.
+ARROW_TABLES: dict[str, pa.Schema] = {"incoming_features": SAMPLE_SCHEMA}
+TABLES = (*ROW_TABLES, *ARROW_TABLES)  # every table the job writes
 
 
 class StoreSink:
@@ -115,17 +117,20 @@ class StoreSink:
     def __init__(self, dsn: str, batch_rows: int):
         self.client = store.LazyClient(dsn)
         self.batch_rows = batch_rows
-        self.buffers: dict[str, list[list[Any]]] = {table: [] for table in TABLES}
+        self.buffers: dict[str, list[list[Any]]] = {table: [] for table in ROW_TABLES}
+        self.arrow_buffers: dict[str, list[pa.Table]] = {table: [] for table in ARROW_TABLES}
 
-    def add(self, target: str, records: dict | list[dict]) -> None:
+    def add(self, target: str, records: dict | list[dict] | pa.Table) -> None:
         if target == MANY_TABLES:
             for table, rows in records.items():
                 self._buffer(table, rows)
+        elif isinstance(records, pa.Table):
+            self._buffer_arrow(target, records)
         else:
             self._buffer(target, records if isinstance(records, list) else [records])
 
     def _buffer(self, target: str, records: list[dict]) -> None:
-        columns = TABLES.get(target)
+        columns = ROW_TABLES.get(target)
         if columns is None:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
         for record in records:
@@ -133,20 +138,35 @@ class StoreSink:
         if len(self.buffers[target]) >= self.batch_rows:
             self.flush(target)
 
+    def _buffer_arrow(self, target: str, table: pa.Table) -> None:
+        if target not in ARROW_TABLES or not table.schema.equals(ARROW_TABLES[target]):
+            raise ValueError(f"the job emitted an Arrow table for {target!r} with columns {table.column_names}")
+        self.arrow_buffers[target].append(table)
+        if sum(part.num_rows for part in self.arrow_buffers[target]) >= self.batch_rows:
+            self.flush(target)
+
     def flush(self, target: str | None = None) -> None:
-        for table in [target] if target else list(self.buffers):
-            rows = self.buffers[table]
-            if not rows:
-                continue
+        for table in [target] if target else [*self.buffers, *self.arrow_buffers]:
             started = time.perf_counter()
-            store.insert(self.client.get(), table, list(TABLES[table]), rows)
+            if table in ARROW_TABLES:
+                if not self.arrow_buffers[table]:
+                    continue
+                rows = pa.concat_tables(self.arrow_buffers[table])
+                store.insert_arrow(self.client.get(), table, rows)
+                self.arrow_buffers[table] = []
+            else:
+                rows = self.buffers[table]
+                if not rows:
+                    continue
+                store.insert(self.client.get(), table, list(ROW_TABLES[table]), rows)
+                self.buffers[table] = []
             log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
-            self.buffers[table] = []
 
     def reset(self) -> None:
         """After a failed insert: drop the converted rows (their payloads are still waiting, and
         a row inserted twice replaces itself) and the connection, which may be broken."""
-        self.buffers = {table: [] for table in TABLES}
+        self.buffers = {table: [] for table in ROW_TABLES}
+        self.arrow_buffers = {table: [] for table in ARROW_TABLES}
         self.client.drop()
 
     def close(self) -> None:

@@ -116,7 +116,7 @@ def normalized(output: BatchOutput) -> dict:
         "partials": {key: (s.count.tolist(), s.invalid.tolist(), s.bins.tolist(), s.minimum.tolist(),
                            s.maximum.tolist(), s.mean, s.m2) for key, s in partials.items()},
         "dead_letters": Counter(json.dumps(row, sort_keys=True) for row in output.dead_letters),
-        "samples": {row["row_key"]: row for row in output.samples},
+        "samples": {row["row_key"]: row for row in output.samples.to_pylist()},
     }
 
 
