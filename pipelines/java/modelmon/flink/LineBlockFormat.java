@@ -122,21 +122,33 @@ public final class LineBlockFormat implements BulkFormat<RowData, FileSourceSpli
         @Override
         public RecordIterator<RowData> readBatch() throws IOException {
             int lines = 0;
-            int length = 0;  // of the block so far, from start
-            while (true) {
-                if (start + length == end && !fill()) {
-                    break;  // the file's end: the block is what is left (its last line may lack '\n')
+            int scanned = start;  // buffer index up to which the pending bytes were searched for '\n'
+            int cut = -1;  // buffer index just after the block
+            while (cut < 0) {
+                if (scanned == end) {
+                    int moved = start;
+                    if (!fill()) {
+                        cut = end;  // the file's end: the block is what is left (its last line may lack '\n')
+                        break;
+                    }
+                    scanned -= moved;  // fill() moved the pending bytes to the buffer's start
                 }
-                if (buffer[start + length++] == '\n' && (++lines >= maxLines || length >= maxBytes)) {
-                    break;
+                byte[] bytes = buffer;
+                int limit = end;
+                for (int i = scanned; i < limit; i++) {
+                    if (bytes[i] == '\n' && (++lines >= maxLines || i + 1 - start >= maxBytes)) {
+                        cut = i + 1;
+                        break;
+                    }
                 }
+                scanned = limit;
             }
-            if (length == 0) {
+            if (cut == start) {
                 return null;
             }
-            byte[] block = Arrays.copyOfRange(buffer, start, start + length);
-            start += length;
-            offset += length;
+            byte[] block = Arrays.copyOfRange(buffer, start, cut);
+            offset += cut - start;
+            start = cut;
             SingletonResultIterator<RowData> result = new SingletonResultIterator<>();
             result.set(GenericRowData.of((Object) block), offset, 0);
             return result;
