@@ -6,8 +6,10 @@ registers a training-set reference for every endpoint in a fresh embedded store,
 tree (client, Flink JVM, Python workers) sampled from /proc. Start-up is the wall time of the
 same command on a tiny input, so "excluding start-up" is events / (wall - start-up).
 
-The ceiling is :mod:`pipelines.ceiling_job` over the main case's spool: Flink's ``json``
-format and the 5-minute window in Java, nothing in Python.
+The main case (20 features, 10 endpoints) runs at parallelism 1 and 2; at 2, each parallel
+instance's Python runs in a process of its own, so a second core does Python work. The
+ceiling is :mod:`pipelines.ceiling_job` over the main case's spool at the same parallelism:
+Flink's ``json`` format and the 5-minute window in Java, nothing in Python.
 
 A fast wrong answer must not pass: after every run the store's totals (requests,
 predictions, errors, feature values binned) are checked against totals counted from the
@@ -45,6 +47,7 @@ class Case:
     features: int
     endpoints: int
     lines: int
+    parallelism: int = 1  # above 1, each parallel instance runs its Python in a process of its own
 
 
 @dataclass(frozen=True)
@@ -163,12 +166,13 @@ def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir
         client.close()
 
 
-def _job_command(spool: Path, dsn: str) -> list[str]:
-    return [sys.executable, "-m", "modelmon.cli", "run", "--bounded", "--source", str(spool), "--store", dsn]
+def _job_command(spool: Path, dsn: str, parallelism: int) -> list[str]:
+    return [sys.executable, "-m", "modelmon.cli", "run", "--bounded", "--source", str(spool), "--store", dsn,
+            "--parallelism", str(parallelism)]
 
 
-def _ceiling_command(spool: Path) -> list[str]:
-    return [sys.executable, "-m", "pipelines.ceiling_job", "--source", str(spool)]
+def _ceiling_command(spool: Path, parallelism: int) -> list[str]:
+    return [sys.executable, "-m", "pipelines.ceiling_job", "--source", str(spool), "--parallelism", str(parallelism)]
 
 
 def _spool(workdir: Path, case: Case) -> Path:
@@ -190,23 +194,23 @@ def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
     lines, expected = input_totals(spool)
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
-    name = f"{case.features}f-{case.endpoints}e-{case.lines}"
+    name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
     walls = {}
     for label, source in (("startup", tiny), ("run", spool)):
         path = workdir / f"store-{name}-{label}"
         shutil.rmtree(path, ignore_errors=True)
         dsn = f"chdb://{path}"
         fresh_store_with_references(dsn, case.endpoints, case.features, workdir)
-        walls[label], peak = measured_run(_job_command(source, dsn), logs / f"{name}-{label}.log")
+        walls[label], peak = measured_run(_job_command(source, dsn, case.parallelism), logs / f"{name}-{label}.log")
     got = stored_totals(dsn)
-    row = {"features": case.features, "endpoints": case.endpoints, "lines": lines,
+    row = {"features": case.features, "endpoints": case.endpoints, "parallelism": case.parallelism, "lines": lines,
            "events": expected.events, "wall_s": round(walls["run"], 1), "startup_s": round(walls["startup"], 1),
            "events_per_s": _rate(expected.events, walls["run"] - walls["startup"]),
            "events_per_s_with_startup": _rate(expected.events, walls["run"]), "peak_rss_mb": peak // 2**20,
            "totals": "ok" if got == expected else f"MISMATCH: stored {got}, input {expected}"}
     if ceiling:
-        start_wall, _ = measured_run(_ceiling_command(tiny), logs / f"{name}-ceiling-startup.log")
-        wall, peak = measured_run(_ceiling_command(spool), logs / f"{name}-ceiling.log")
+        start_wall, _ = measured_run(_ceiling_command(tiny, case.parallelism), logs / f"{name}-ceiling-startup.log")
+        wall, peak = measured_run(_ceiling_command(spool, case.parallelism), logs / f"{name}-ceiling.log")
         row["ceiling"] = {"wall_s": round(wall, 1), "startup_s": round(start_wall, 1),
                           "events_per_s": _rate(expected.events, wall - start_wall),
                           "events_per_s_with_startup": _rate(expected.events, wall),
@@ -238,13 +242,15 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
     print(f"{'case':<28} {'feat':>4} {'endpts':>6} {'events':>9} {'ev/s excl':>10} {'ev/s incl':>10} "
           f"{'wall s':>7} {'start':>6} {'RSS MB':>7}  totals")
     main = run_case(Case(20, 10, lines), workdir, ceiling=True)
-    result["main"] = main
-    print_row("full pipeline", main)
-    ceiling = main["ceiling"]
-    print(f"{'ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {main['events']:>9} {ceiling['events_per_s']:>10} "
-          f"{ceiling['events_per_s_with_startup']:>10} {ceiling['wall_s']:>7} {ceiling['startup_s']:>6} "
-          f"{ceiling['peak_rss_mb']:>7}")
-    print(f"full pipeline / ceiling: {main['ratio_to_ceiling']}")
+    parallel = run_case(Case(20, 10, lines, parallelism=2), workdir, ceiling=True)
+    result["main"], result["main_parallel"] = main, parallel
+    for label, row in (("full pipeline", main), ("full pipeline, parallelism 2", parallel)):
+        print_row(label, row)
+        ceiling = row["ceiling"]
+        print(f"{'  ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {row['events']:>9} {ceiling['events_per_s']:>10} "
+              f"{ceiling['events_per_s_with_startup']:>10} {ceiling['wall_s']:>7} {ceiling['startup_s']:>6} "
+              f"{ceiling['peak_rss_mb']:>7}")
+        print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {row['ratio_to_ceiling']}")
     for features, endpoints in ((4, 10), (20, 10), (100, 10), (20, 1000)):
         row = main if (features, endpoints, lines) == (20, 10, scaling_lines) else \
             run_case(Case(features, endpoints, scaling_lines), workdir, ceiling=False)
@@ -253,7 +259,7 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"figures written to {output}")
-    rows = [main] + result["scaling"]
+    rows = [main, parallel] + result["scaling"]
     return 0 if all(row["totals"] == "ok" for row in rows) else 1
 
 

@@ -21,11 +21,11 @@ EVENT_COLUMNS = """
     WATERMARK FOR `event_time` AS TO_TIMESTAMP_LTZ(0, 3)"""
 
 
-def run_ceiling_job(source: str) -> None:
+def run_ceiling_job(source: str, parallelism: int = 1) -> None:
     """Read every segment under ``source`` once (bounded) and window it; returns when done."""
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     settings = t_env.get_config()
-    settings.set("parallelism.default", "1")
+    settings.set("parallelism.default", str(parallelism))
     settings.set("table.local-time-zone", "UTC")
     settings.set("pipeline.name", "modelmon ceiling")
     t_env.execute_sql(f"""
@@ -50,8 +50,9 @@ def run_ceiling_job(source: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", required=True, help="spool directory of JSON-lines segments")
+    parser.add_argument("--parallelism", type=int, default=1)
     args, _flink_args = parser.parse_known_args(argv)
-    run_ceiling_job(args.source)
+    run_ceiling_job(args.source, args.parallelism)
     return 0
 
 

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,8 @@ from udfs.metric_windows import rows_at
 log = logging.getLogger(__name__)
 
 WINDOW_SIZES_MS = {"5m": 5 * 60_000, "1h": 60 * 60_000}
+WORKER_MODE_VARIABLE = "_python_worker_execution_mode"
+T = TypeVar("T")
 
 PARSED_BATCH_TYPE = DataTypes.ROW([
     DataTypes.FIELD("time_ms", DataTypes.BIGINT()),
@@ -372,18 +375,39 @@ def job_jars(config: Config) -> list[str]:
     return jars
 
 
+def _with_worker_mode(config: Config, create: Callable[[], T]) -> T:
+    """``create()`` an environment whose Python workers are separate processes when the job
+    runs parallel, so that parallel instances use parallel cores.
+
+    A local run otherwise runs every Python function in this process (PyFlink's loopback
+    mode), under one interpreter lock however high the parallelism. PyFlink reads the mode
+    from this variable (its own tests set it the same way) when an environment is created.
+    """
+    if (config.parallelism or 1) <= 1:
+        return create()
+    before = os.environ.get(WORKER_MODE_VARIABLE)
+    os.environ[WORKER_MODE_VARIABLE] = "process"
+    try:
+        return create()
+    finally:
+        if before is None:
+            del os.environ[WORKER_MODE_VARIABLE]
+        else:
+            os.environ[WORKER_MODE_VARIABLE] = before
+
+
 def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
     if config.local_jvm_heap_mb and "JVM_ARGS" not in os.environ:
         # Read only when PyFlink starts its local JVM (not under flink run): without a bound its
         # heap grows towards a quarter of the machine's memory before collecting.
         os.environ["JVM_ARGS"] = f"-Xmx{config.local_jvm_heap_mb}m"
-    env = StreamExecutionEnvironment.get_execution_environment()
+    env = _with_worker_mode(config, StreamExecutionEnvironment.get_execution_environment)
     # Before the table environment exists: its class loader, which finds connector and format
     # factories, is made from the jars known at its creation.
     jars = job_jars(config)
     if jars:
         env.add_jars(*(_as_uri(jar) for jar in jars))
-    t_env = StreamTableEnvironment.create(env)
+    t_env = _with_worker_mode(config, lambda: StreamTableEnvironment.create(env))
     settings = t_env.get_config()
     if config.parallelism:
         env.set_parallelism(config.parallelism)

@@ -5,9 +5,13 @@ numbers as the local run over the same input."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
+from dataclasses import replace
 
 import clickhouse_connect
 
@@ -17,6 +21,21 @@ from pipelines.store_sink import TABLES
 from tests.drift_traffic import write_drift_input
 from tests.expected import different_rows, read_spool, stored_rows
 from tests.flink_cluster import FLINK_HOME, standalone_cluster
+
+
+def python_workers() -> dict[int, set[str]]:
+    """PyFlink's Python worker processes, with the files each has open."""
+    workers = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"pyflink.fn_execution.beam.beam_boot" not in handle.read():
+                    continue
+            workers[int(pid)] = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:  # gone meanwhile
+            pass
+    return workers
+
 
 def flink_rest(jobmanager: str, path: str) -> dict:
     with urllib.request.urlopen(f"http://{jobmanager}/{path}", timeout=10) as response:
@@ -66,3 +85,22 @@ def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift
     finally:
         client.close()
     assert requests == sum(len(events["time_ms"]) for events in read_spool(tmp_path / "small").values())
+
+
+def test_a_local_run_at_parallelism_2_stores_the_same_numbers_in_two_python_processes(drift_run, tmp_path):
+    dsn, _ = write_drift_input(tmp_path, drift_run["start"])
+    config = replace(drift_run["config"], store=dsn, source=str(tmp_path / "spool"), parallelism=2)
+    store_path = str(tmp_path / "store")
+    workers, writers = set(), set()
+    job = threading.Thread(target=monitoring_job.run_monitoring_job, args=(config, True))
+    job.start()
+    while job.is_alive():
+        for pid, files in python_workers().items():
+            workers.add(pid)
+            if any(name.startswith(store_path) for name in files):
+                writers.add(pid)
+        time.sleep(0.2)
+    # The writer ran in a Python process of its own (in-process workers leave the store to
+    # this process), beside the workers of both slots.
+    assert len(writers) == 1 and len(workers) == 2
+    assert different_rows(stored_rows(drift_run["config"].store), stored_rows(dsn)) == {}
