@@ -1,8 +1,9 @@
 """The monitoring job: prediction lines -> metrics, registry, feature histograms, drift -> ClickHouse.
 
-source (spool directory in blocks of lines, or Kafka topic; raw bytes, read in Java)
+source (spool directory in blocks of lines, their plain events read into columns in Java;
+        or Kafka topic, raw bytes)
   -> parse_prediction_lines: one vectorized Python call per block (or Arrow batch of Kafka
-     messages), returning one record per batch (:class:`udfs.batches.BatchOutput`): per
+     messages) over Java's columns and the lines Java left, returning one record per batch (:class:`udfs.batches.BatchOutput`): per
      endpoint and time slice the counts, latencies and custom metrics of its valid events;
      feature partial summaries on the reference bins; dead letters (invalid and late events);
      sampled feature rows
@@ -51,7 +52,7 @@ from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
 from modelmon.reference import JobReferences, load_references
 from pipelines.line_blocks import line_block_jar
-from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_ddl
+from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker
@@ -73,9 +74,9 @@ PARSED_BATCH_TYPE = DataTypes.ROW([
 
 
 class ParsePredictionLines(ScalarFunction):
-    """Adapter: a pandas batch of payloads (blocks of lines, or one line each) -> one pickled
-    :class:`udfs.batches.BatchOutput` on the batch's last row (NULL on the others), beside the
-    batch's time on every row."""
+    """Adapter: a pandas batch of payloads (blocks of lines with their event columns, or one
+    line each) -> one pickled :class:`udfs.batches.BatchOutput` on the batch's last row (NULL on
+    the others), beside the batch's time on every row."""
 
     def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
         self.payloads_are_blocks = payloads_are_blocks(config)
@@ -92,11 +93,13 @@ class ParsePredictionLines(ScalarFunction):
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
 
-    def eval(self, payloads: pd.Series) -> pd.DataFrame:
+    def eval(self, payloads: pd.Series, events: pd.Series | None = None) -> pd.DataFrame:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
         payloads = [b"" if payload is None else payload for payload in payloads]
         raw = block_lines(payloads) if self.payloads_are_blocks else payloads
-        output = parse_batch(raw, self.tracker, features, self.endpoints, self.slice_ms, self.dead_letter_max_chars)
+        columns = () if events is None else list(events)
+        output = parse_batch(raw, self.tracker, features, self.endpoints, self.slice_ms, self.dead_letter_max_chars,
+                             columns)
         batches = [None] * len(payloads)
         batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
         return pd.DataFrame({"time_ms": np.full(len(payloads), output.time_ms, dtype=np.int64), "batch": batches})
@@ -317,9 +320,9 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
                                                                   func_type="pandas"))
     # Bytes, not STRING: a line that is not UTF-8 would fail Arrow's conversion of a string
     # column (and with it the whole batch), or be altered by Flink's decoding.
-    parsed = t_env.sql_query("""
+    parsed = t_env.sql_query(f"""
         SELECT p.time_ms AS time_ms, p.batch AS batch
-        FROM (SELECT parse_prediction_lines(payload) AS p FROM prediction_lines)""")
+        FROM (SELECT parse_prediction_lines({", ".join(source_columns(config))}) AS p FROM prediction_lines)""")
     batches = _with_watermark(t_env, parsed.where(col("batch").is_not_null),
                               {"time_ms": DataTypes.BIGINT(), "batch": DataTypes.BYTES()}, config, bounded)
     routed = (t_env.to_data_stream(batches)

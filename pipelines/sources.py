@@ -1,8 +1,10 @@
 """The job's source, declared in SQL: a spool directory (embedded default) or a Kafka topic.
 
-Both give a table ``prediction_lines (payload BYTES)`` of raw bytes: from a spool directory,
-blocks of whole lines (the ``modelmon-line-blocks`` format, see :mod:`pipelines.line_blocks`);
-from Kafka, one message each. Everything after the source is the same job.
+Both give a table ``prediction_lines (payload BYTES, ...)`` of raw bytes: from a spool
+directory, blocks of whole lines (the ``modelmon-line-blocks`` format, see
+:mod:`pipelines.line_blocks`) beside ``events``, the blocks' plain events already read into
+columns in Java (:mod:`udfs.block_events`); from Kafka, one message each. Everything after the
+source is the same job.
 """
 
 from __future__ import annotations
@@ -74,14 +76,20 @@ def payloads_are_blocks(config: Config) -> bool:
     return not is_kafka(config.source)
 
 
+def source_columns(config: Config) -> list[str]:
+    """The BYTES columns of ``prediction_lines``: the payload, and for blocks their event columns."""
+    return ["payload", "events"] if payloads_are_blocks(config) else ["payload"]
+
+
 def source_ddl(config: Config, bounded: bool) -> str:
-    """``prediction_lines (payload BYTES)`` over the configured source."""
+    """``prediction_lines (payload BYTES[, events BYTES])`` over the configured source."""
     if is_kafka(config.source):
         options = kafka_options(config.source, bounded)
     else:
         options = spool_options(config, bounded)
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
-    return f"CREATE TEMPORARY TABLE prediction_lines (payload BYTES) WITH ({with_clause})"
+    columns = ", ".join(f"{name} BYTES" for name in source_columns(config))
+    return f"CREATE TEMPORARY TABLE prediction_lines ({columns}) WITH ({with_clause})"
 
 
 def require_kafka_connector() -> None:

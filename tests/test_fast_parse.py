@@ -133,15 +133,17 @@ def assert_same(fast: dict, exact: dict) -> None:
 
 
 def both_ways(raw: list[bytes], lateness_ms: int | None, monkeypatch, sample_every: int = 2,
-              ahead_ms: int = 86_400_000) -> tuple[dict, dict]:
+              ahead_ms: int = 86_400_000, columns: list[bytes] = ()) -> tuple[dict, dict]:
+    """The batch parsed with the fast path (over Java's ``columns`` of the lines when given), and
+    with the exact parser alone."""
     clock = lambda: int(WHEN.timestamp() * 1000)  # noqa: E731
     features = FeatureSettings(300_000, {REFERENCED: REFERENCE, HOSTILE: REFERENCE}.get, sample_every)
 
-    def run() -> dict:
+    def run(columns: list[bytes] = ()) -> dict:
         tracker = LatenessTracker(lateness_ms, ahead_ms, clock_ms=clock)
-        return normalized(parse_batch(raw, tracker, features, EndpointCache(), 60_000, 65536))
+        return normalized(parse_batch(raw, tracker, features, EndpointCache(), 60_000, 65536, columns))
 
-    fast = run()
+    fast = run(columns)
     with monkeypatch.context() as patch:
         patch.setattr(udfs.batches, "parse_fast", lambda lines, endpoints: parse_fast([], endpoints))
         exact = run()

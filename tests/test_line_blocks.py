@@ -1,6 +1,7 @@
 """The spool source's ``modelmon-line-blocks`` format, read by real Flink jobs: its blocks,
 split by :func:`udfs.batches.block_lines`, are exactly the lines Flink's own ``raw`` format
-reads from the same file, and blocks are cut where the options say."""
+reads from the same file, blocks are cut where the options say, and a second column holds
+each block's event columns (tests/test_block_events.py checks what they hold)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from modelmon.simulator import simulate
 from pipelines.line_blocks import FORMAT_IDENTIFIER, line_block_jar
+from tests.test_block_events import BlockEventsProcess
 from udfs.batches import block_lines
+from udfs.block_events import decode
 
 AWKWARD_LINES = [
     b'{"a": 1}', b"", b'{"b": 2}\r', b"\r", b"\r\r", b"caf\xc3\xa9", b"\xff\xfe not UTF-8", b"x" * (3 * 2**20),
@@ -30,14 +34,18 @@ def t_env():
     return t_env
 
 
-def read(t_env: StreamTableEnvironment, path: Path, options: dict[str, str]) -> list[bytes]:
-    """The ``payload`` column of every row a bounded Flink job reads from ``path``."""
-    table = f"t_{abs(hash((str(path), tuple(options.items()))))}"
+def read(t_env: StreamTableEnvironment, path: Path, options: dict[str, str],
+         columns: tuple[str, ...] = ("payload",)) -> list:
+    """The ``payload`` column of every row a bounded Flink job reads from ``path`` (or tuples of
+    ``columns``, all BYTES)."""
+    table = f"t_{abs(hash((str(path), tuple(options.items()), columns)))}"
     with_clause = ", ".join(f"'{k}' = '{v}'" for k, v in {"connector": "filesystem", "path": str(path),
                                                           **options}.items())
-    t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} (payload BYTES) WITH ({with_clause})")
-    with t_env.execute_sql(f"SELECT payload FROM {table}").collect() as rows:
-        return [bytes(row[0]) for row in rows]
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} ({', '.join(c + ' BYTES' for c in columns)}) "
+                      f"WITH ({with_clause})")
+    with t_env.execute_sql(f"SELECT * FROM {table}").collect() as rows:
+        rows = [tuple(bytes(value) for value in row) for row in rows]
+    return [row[0] for row in rows] if len(columns) == 1 else rows
 
 
 def blocks(t_env: StreamTableEnvironment, path: Path, **options: str) -> list[bytes]:
@@ -75,3 +83,19 @@ def test_an_empty_file_gives_no_blocks(t_env, tmp_path):
     (tmp_path / "spool" / "empty.jsonl").write_bytes(b"")
     (tmp_path / "spool" / "one.jsonl").write_bytes(b'{"a": 1}\n')
     assert blocks(t_env, tmp_path / "spool") == [b'{"a": 1}\n']
+
+
+def test_a_second_column_holds_each_blocks_event_columns(t_env, tmp_path):
+    spool = tmp_path / "spool"
+    simulate(spool, 200, endpoints=2, features=3, seed=5)
+    path = next(spool.glob("*.jsonl"))
+    path.write_bytes(path.read_bytes() + b"\n".join(AWKWARD_LINES))
+    rows = read(t_env, path, {"format": FORMAT_IDENTIFIER, f"{FORMAT_IDENTIFIER}.max-lines": "7"},
+                columns=("payload", "events"))
+    java = BlockEventsProcess()
+    try:
+        assert len(rows) > 20 and all(events == java(payload) for payload, events in rows)
+    finally:
+        java.close()
+    assert [decode(events).lines for _, events in rows] == [len(block_lines([payload])) for payload, _ in rows]
+    assert sum(len(decode(events).line) for _, events in rows) >= 200

@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
                          ParsedLines, parse_lines)
-from udfs.fast_parse import FastLines, parse_fast
+from udfs.block_events import parse_blocks
+from udfs.fast_parse import FastLines, parse_fast, ranges
 from udfs.features import FeatureSettings
 from udfs.histograms import MAX_FEATURES, feature_names, summarize
 
@@ -315,15 +316,19 @@ def block_lines(blocks: Sequence[bytes]) -> list[bytes]:
 
 
 def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: FeatureSettings | None,
-                endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int) -> BatchOutput:
+                endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int,
+                columns: Sequence[bytes] = ()) -> BatchOutput:
     """A batch of raw lines -> its :class:`BatchOutput`, never raising for bad input.
+
+    ``columns``, when the lines come from blocks, are the blocks' events as Java read them
+    (:mod:`udfs.block_events`), one per block.
 
     The lines the fast path takes (:mod:`udfs.fast_parse`) and the others, which
     :func:`udfs.events.parse_lines` reads, share the lateness tracker in line order: the fast
     lines before each exact-parsed line are judged (vectorized) just before it is parsed, so
     an event is late exactly when it is behind the events before it in the batch.
     """
-    fast = parse_fast(raw_lines, endpoints)
+    fast = parse_blocks(raw_lines, columns, endpoints) if columns else parse_fast(raw_lines, endpoints)
     judged = FastJudgement(fast, tracker)
     slow_index = np.setdiff1d(np.arange(len(raw_lines)), fast.line)
 
@@ -425,8 +430,7 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
         project = fast.endpoint[members[0]].project
         reference = features.reference_of(endpoint_id)
         row_counts = fast.row_offsets[members + 1] - fast.row_offsets[members]
-        rows = np.repeat(fast.row_offsets[members] - np.cumsum(row_counts) + row_counts, row_counts) \
-            + np.arange(int(row_counts.sum()))
+        rows = ranges(fast.row_offsets[members], row_counts)
         lengths = fast.value_offsets[rows + 1] - fast.value_offsets[rows]
         width = len(reference.features) if reference else min(MAX_FEATURES, int(lengths.max(initial=0)))
         values = _matrix(fast, rows, lengths, width)

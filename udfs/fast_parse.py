@@ -68,19 +68,43 @@ class FastLines:
 
     def select(self, keep: np.ndarray) -> "FastLines":
         """The events where ``keep`` is True."""
+        return self.take(np.flatnonzero(keep))
+
+    def take(self, index: np.ndarray) -> "FastLines":
+        """The events at ``index``, in that order."""
         rows = np.diff(self.row_offsets)
-        row_keep = np.repeat(keep, rows)
         values_per_row = np.diff(self.value_offsets)
-        index = np.full(len(keep), -1, dtype=np.int64)
-        index[keep] = np.arange(int(keep.sum()))
-        metric = keep[self.metric_line]
+        row_index = ranges(self.row_offsets[index], rows[index])
+        position = np.full(len(self.line), -1, dtype=np.int64)
+        position[index] = np.arange(len(index))
+        metric_position = position[self.metric_line]
+        metric = np.flatnonzero(metric_position >= 0)
+        metric = metric[np.argsort(metric_position[metric], kind="stable")]  # in event order
         return FastLines(
-            line=self.line[keep], ordinal=self.ordinal[keep], endpoint=[e for e, k in zip(self.endpoint, keep) if k],
-            time_ms=self.time_ms[keep], predictions=self.predictions[keep], latency_us=self.latency_us[keep],
-            is_error=self.is_error[keep], row_offsets=np.concatenate([[0], np.cumsum(rows[keep])]),
-            value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_keep])]),
-            values=self.values[np.repeat(row_keep, values_per_row)], metric_line=index[self.metric_line[metric]],
-            metric_name=self.metric_name[metric], metric_value=self.metric_value[metric])
+            line=self.line[index], ordinal=self.ordinal[index], endpoint=[self.endpoint[i] for i in index.tolist()],
+            time_ms=self.time_ms[index], predictions=self.predictions[index], latency_us=self.latency_us[index],
+            is_error=self.is_error[index], row_offsets=np.concatenate([[0], np.cumsum(rows[index])]),
+            value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_index])]),
+            values=self.values[ranges(self.value_offsets[row_index], values_per_row[row_index])],
+            metric_line=metric_position[metric], metric_name=self.metric_name[metric],
+            metric_value=self.metric_value[metric])
+
+    @staticmethod
+    def empty() -> "FastLines":
+        return FastLines(np.zeros(0, np.int64), np.zeros(0, np.int64), [], *(np.zeros(0, np.int64) for _ in range(3)),
+                         np.zeros(0, bool), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(0),
+                         np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0))
+
+
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices start, start + 1, ... (count of them) of each range, one after another.
+
+    >>> ranges(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+    [5, 6, 2, 3, 4]
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(counts) + counts, counts) \
+        + np.arange(int(counts.sum()))
 
 
 def _lines_holding(raw_lines: Sequence[bytes], indices: np.ndarray, mark: bytes) -> np.ndarray:
@@ -358,10 +382,8 @@ def parse_fast(raw_lines: Sequence[bytes], endpoints: EndpointCache) -> FastLine
     blocks = [_block(table, indices, lines, endpoints) for indices, table in _blocks(lines, candidates(lines))]
     blocks = [b for b in blocks if len(b)]
     if not blocks:
-        return FastLines(np.zeros(0, np.int64), np.zeros(0, np.int64), [], *(np.zeros(0, np.int64) for _ in range(3)),
-                         np.zeros(0, bool), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(0),
-                         np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0))
-    fast = _concatenate(blocks)
+        return FastLines.empty()
+    fast = concatenate(blocks)
     origin, ordinal = np.array(origin, dtype=np.int64), np.array(ordinal, dtype=np.int64)
     taken_events = np.bincount(origin[fast.line], minlength=len(raw_lines))
     events_of_line = np.bincount(origin, minlength=len(raw_lines))
@@ -371,9 +393,10 @@ def parse_fast(raw_lines: Sequence[bytes], endpoints: EndpointCache) -> FastLine
     return fast if whole.all() else fast.select(whole)
 
 
-def _concatenate(blocks: list[FastLines]) -> FastLines:
-    if len(blocks) == 1:
-        return blocks[0]
+def concatenate(blocks: list[FastLines]) -> FastLines:
+    """The events of ``blocks``, one after another."""
+    if len(blocks) <= 1:
+        return blocks[0] if blocks else FastLines.empty()
     line_base = np.cumsum([0] + [len(b) for b in blocks])
     row_base = np.cumsum([0] + [b.row_offsets[-1] for b in blocks])
     value_base = np.cumsum([0] + [b.value_offsets[-1] for b in blocks])

@@ -2,6 +2,7 @@ package modelmon.flink;
 
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 import org.apache.flink.configuration.ConfigOption;
@@ -23,7 +24,8 @@ import org.apache.flink.table.types.logical.LogicalTypeRoot;
 
 /**
  * The filesystem connector's {@code 'format' = 'modelmon-line-blocks'}: a table of one BYTES
- * column whose rows are blocks of whole lines (see {@link LineBlockFormat}).
+ * column whose rows are blocks of whole lines (see {@link LineBlockFormat}), or of two, the
+ * second holding the block's plain events read into columns (see {@link BlockEvents}).
  */
 public final class LineBlockFormatFactory implements BulkReaderFormatFactory {
 
@@ -49,12 +51,14 @@ public final class LineBlockFormatFactory implements BulkReaderFormatFactory {
             @Override
             public BulkFormat<RowData, FileSourceSplit> createRuntimeDecoder(DynamicTableSource.Context source,
                                                                            DataType physicalType) {
-                if (physicalType.getChildren().size() != 1
-                        || !physicalType.getChildren().get(0).getLogicalType().is(LogicalTypeRoot.VARBINARY)) {
-                    throw new ValidationException(IDENTIFIER + " reads a table of one BYTES column, not "
+                List<DataType> columns = physicalType.getChildren();
+                if (columns.isEmpty() || columns.size() > 2
+                        || !columns.stream().allMatch(c -> c.getLogicalType().is(LogicalTypeRoot.VARBINARY))) {
+                    throw new ValidationException(IDENTIFIER + " reads a table of one or two BYTES columns, not "
                             + physicalType);
                 }
-                return new LineBlockFormat(maxLines, (int) maxBytes, source.createTypeInformation(physicalType));
+                return new LineBlockFormat(maxLines, (int) maxBytes, columns.size() == 2,
+                                           source.createTypeInformation(physicalType));
             }
 
             @Override
