@@ -56,7 +56,7 @@ final class BlockEvents {
     static final int MAX_CUSTOM_METRICS = 100;  // udfs.events.MAX_CUSTOM_METRICS: a line with more is left out
     private static final int EARLIEST_YEAR = 1970;
     private static final JsonFactory JSON = JsonFactory.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION, StreamReadFeature.USE_FAST_DOUBLE_PARSER).build();
 
     private final Column timeMs = new Column();
     private final Column microsec = new Column();  // double bits
