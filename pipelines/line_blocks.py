@@ -2,9 +2,11 @@
 
 Flink hands rows to Python one at a time, so reading a spool file line by line caps the job
 near 70,000 lines/s before any work is done. The filesystem connector's format
-``modelmon-line-blocks`` reads blocks of whole lines instead, one row each. It is a few lines
-of Java against the Flink jars the apache-flink package ships, so it needs ``javac`` but no
-Maven; the jar is cached under ``pipelines/java/build`` by the sources' digest.
+``modelmon-line-blocks`` reads blocks of whole lines instead, one row each, and beside each
+block its plain events read into columns (``BlockEvents.java``, :mod:`udfs.block_events`). It
+is Java against the Flink jars the apache-flink package ships (and the Jackson inside them),
+so it needs ``javac`` but no Maven; the jar is cached under ``pipelines/java/build`` by the
+sources' digest.
 
 ``python -m pipelines.line_blocks`` builds it ahead of time (the docker image does) and prints its path.
 """
