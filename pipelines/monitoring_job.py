@@ -3,8 +3,9 @@
 source (spool directory in blocks of lines, their plain events read into columns in Java;
         or Kafka topic, raw bytes)
   -> parse_prediction_lines: one vectorized Python call per block (or Arrow batch of Kafka
-     messages) over Java's columns and the lines Java left, returning one record per batch (:class:`udfs.batches.BatchOutput`): per
-     endpoint and time slice the counts, latencies and custom metrics of its valid events;
+     messages) over Java's columns and the lines Java left, returning one record per batch
+     (:class:`udfs.batches.BatchOutput`): per endpoint and time slice the counts, latencies
+     and custom metrics of its valid events;
      feature partial summaries on the reference bins; dead letters (invalid and late events);
      sampled feature rows
   -> watermark on the batch's latest event time (the parser flags as late every event the

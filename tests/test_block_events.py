@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from pipelines.line_blocks import line_block_jar
 from tests.hostile import corpus
-from tests.test_fast_parse import (WHEN, assert_same, batch, batch_line, both_ways, edge_lines, event, line,  # noqa: F401
-                                   traffic)
+from tests.test_fast_parse import (WHEN, assert_same, batch, batch_line, both_ways, edge_lines, event, line,
+                                   traffic)  # noqa: F401 (traffic is a fixture)
 from tests.test_parser_fuzz import FUZZ, lines as fuzzed_lines
 from udfs.batches import block_lines
 from udfs.block_events import decode, parse_blocks
@@ -66,7 +66,8 @@ def java_ways(java, raw: list[bytes], lateness_ms: int | None, monkeypatch, **op
 
 
 def taken_lines(java, raw: list[bytes]) -> set[int]:
-    """The lines whose events Java read and Python's checks kept."""
+    """The lines whose events Java read and the fast path kept (a line failing the checks made on
+    Java's columns is not kept by the pyarrow path either: it makes the same checks)."""
     return set(parse_blocks(raw, [java(as_block(raw))], EndpointCache()).line.tolist()) \
         & set(decode(java(as_block(raw))).line.tolist())
 
@@ -117,9 +118,10 @@ def java_edge_lines() -> list[bytes]:
         batch_line(batch([[1.0, 2.0, 3.0]], 10, None), batch([[1.0, 2.0, 3.0]], -5, None)),  # one bad event
         batch_line(batch([[1.0, 2.0, 3.0]], 10, None), batch([[1.0, 2.0, 3.0]], 10, 7)),
         line(event(model="m" * 5000)), line(event(labels={f"k{i}": "v" for i in range(300)})),
-        good.replace(b"[[1.0, 2.0, 3.0]]", b"[[2.2250738585072011e-308, 9007199254740993, 1e23], [4.9e-324, 0.1e1, "
-                                            b"0.30000000000000004440892098500626161694526672363281], "
-                                            b"[8.98846567431158e307, 123456789012345678e-5, 1.00000000000000011102230246251565]]")
+        good.replace(b"[[1.0, 2.0, 3.0]]", b"[[2.2250738585072011e-308, 9007199254740993, 1e23], "
+                                            b"[4.9e-324, 0.1e1, 0.30000000000000004440892098500626161694526672363281], "
+                                            b"[8.98846567431158e307, 123456789012345678e-5, "
+                                            b"1.00000000000000011102230246251565]]")
         .replace(b'"outputs": [1]', b'"outputs": [1, 2, 3]'),  # numbers hard to round
     ]
 

@@ -2,9 +2,10 @@
 
 ``pipelines/java/modelmon/flink/BlockEvents.java`` reads each block's lines of one plain shape
 (single events and batches) into columns (its docstring gives the layout) on Flink's source
-thread, so Python skips its own JSON reading for them. Python makes the checks that need no second look at the line
-(the endpoint, the time range, the latency, the outputs), as :mod:`udfs.fast_parse` does; a
-line that fails one, like every line Java left out, is read from the raw block as before.
+thread, so Python skips its own JSON reading for them. Python makes the checks that need no
+second look at the line (the endpoint, the time range, the latency, the outputs), as
+:mod:`udfs.fast_parse` does; a line that fails one, like every line Java left out, is read
+from the raw block as before.
 """
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ def decode(blob: bytes) -> BlockEvents:
         obj = {name: text() for bit, name in enumerate(ENDPOINT_FIELDS) if present & (1 << bit)}
         obj["labels"] = {text(): text() for _ in range(integer())}
         described.append(obj)
-    return BlockEvents(lines, line.astype(np.int64), ordinal.astype(np.int64), endpoint.astype(np.int64), time_ms, microsec, is_error.astype(bool),
-                       row_count.astype(np.int64), outputs, row_length.astype(np.int64), value_array,
-                       metric_event.astype(np.int64), metric_name.astype(np.int64), metric_value, metric_names,
-                       described)
+    return BlockEvents(lines, line.astype(np.int64), ordinal.astype(np.int64), endpoint.astype(np.int64), time_ms,
+                       microsec, is_error.astype(bool), row_count.astype(np.int64), outputs,
+                       row_length.astype(np.int64), value_array, metric_event.astype(np.int64),
+                       metric_name.astype(np.int64), metric_value, metric_names, described)
 
 
 def parse_blocks(raw_lines: Sequence[bytes], columns: Sequence[bytes], endpoints: EndpointCache) -> FastLines:
@@ -121,7 +122,7 @@ def _checked(block: BlockEvents, endpoints: EndpointCache) -> FastLines:
             resolved.append(None)
     n = len(block.line)
     has_endpoint = np.array([e is not None for e in resolved], dtype=bool)
-    ok = has_endpoint[block.endpoint] if n else np.zeros(0, bool)
+    ok = has_endpoint[block.endpoint]
     ok &= (block.time_ms >= EARLIEST_TIME_MS) & (block.time_ms < END_OF_TIME_MS)
     latency = block.microsec
     success = ~block.is_error
@@ -135,7 +136,7 @@ def _checked(block: BlockEvents, endpoints: EndpointCache) -> FastLines:
     row_offsets = np.concatenate([[0], np.cumsum(block.rows)])
     value_offsets = np.concatenate([[0], np.cumsum(block.row_length)])
     row_index = ranges(row_offsets[taken], block.rows[taken])
-    metric_names = np.array(block.metric_names + [""], dtype=object)[:-1]
+    metric_names = np.array(block.metric_names, dtype=object)
     name_ok = np.array([len(name) <= MAX_METRIC_NAME for name in block.metric_names], dtype=bool)
     metric = (ok & success)[block.metric_event] & np.isfinite(block.metric_value) & name_ok[block.metric_name]
     line_rows = block.rows[taken]
@@ -150,4 +151,3 @@ def _checked(block: BlockEvents, endpoints: EndpointCache) -> FastLines:
         values=block.values[ranges(value_offsets[row_index], block.row_length[row_index])],
         metric_line=position[block.metric_event[metric]], metric_name=metric_names[block.metric_name[metric]],
         metric_value=block.metric_value[metric])
-
