@@ -68,8 +68,8 @@ def java_ways(java, raw: list[bytes], lateness_ms: int | None, monkeypatch, **op
 def taken_lines(java, raw: list[bytes]) -> set[int]:
     """The lines whose events Java read and the fast path kept (a line failing the checks made on
     Java's columns is not kept by the pyarrow path either: it makes the same checks)."""
-    return set(parse_blocks(raw, [java(as_block(raw))], EndpointCache()).line.tolist()) \
-        & set(decode(java(as_block(raw))).line.tolist())
+    columns = java(as_block(raw))
+    return set(parse_blocks(raw, [columns], EndpointCache()).line.tolist()) & set(decode(columns).line.tolist())
 
 
 def test_java_reads_every_line_of_simulated_traffic(java, traffic):

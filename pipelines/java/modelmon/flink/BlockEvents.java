@@ -104,25 +104,25 @@ final class BlockEvents {
         int start = from;
         while (start < to) {
             int end = start;
+            int bits = 0;  // negative when a byte is not ASCII
             while (end < to && block[end] != '\n') {
+                bits |= block[end];
                 end++;
             }
             int lineEnd = end > start && block[end - 1] == '\r' ? end - 1 : end;
-            readLine(block, start, lineEnd, lines);
+            if (bits >= 0) {  // a line that is not ASCII is left to Python
+                readLine(block, start, lineEnd, lines);
+            }
             lines++;
             start = end + 1;
         }
         return encode(lines);
     }
 
+    /** Reads an ASCII line into the columns, or leaves them as they were. */
     private void readLine(byte[] bytes, int from, int to, int index) {
         if (to - from < 2 || bytes[from] != '{' || bytes[to - 1] != '}') {
             return;
-        }
-        for (int i = from; i < to; i++) {
-            if (bytes[i] < 0) {
-                return;  // not ASCII: Python reads it
-            }
         }
         for (int c = 0; c < columns.length; c++) {
             lineStart[c] = columns[c].size;
