@@ -10,7 +10,7 @@ from scipy.spatial import distance
 from scipy.special import rel_entr
 
 from udfs.drift import (DRIFT_DETECTED, EPSILON, MEASURES, NO_DATA, NO_DRIFT, POSSIBLE_DRIFT, endpoint_drift,
-                        feature_drift)
+                        feature_drift, features_drift)
 from udfs.histograms import FeatureReference, Reference, summarize
 
 
@@ -39,6 +39,24 @@ def test_measures_match_scipy_on_random_histograms_with_empty_bins(seed):
     assert set(got) == {m.name for m in MEASURES} == set(want)
     for name, value in want.items():
         assert got[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_all_features_of_an_endpoint_at_once_match_scipy_row_by_row():
+    rng = np.random.default_rng(7)
+    live = rng.integers(0, 50, (20, 22)) * (rng.random((20, 22)) < 0.7)
+    reference = rng.integers(0, 50, (20, 22)) * (rng.random((20, 22)) < 0.7)
+    live[:, 0] += 1
+    reference[:, 1] += 1
+    live[3] = 0  # no live value: no measures, and the rows after it keep their own
+    reference[5] = 0
+    drifts = features_drift(live, reference)
+    assert [d.live_count for d in drifts] == live.sum(axis=1).tolist()
+    for j, drift in enumerate(drifts):
+        if j in (3, 5):
+            assert drift.values == {}, j
+            continue
+        for name, value in scipy_measures(live[j], reference[j]).items():
+            assert drift.values[name] == pytest.approx(value, abs=1e-12), (j, name)
 
 
 def test_epsilon_replaces_only_zero_denominators_and_zero_weights_add_nothing():

@@ -2,7 +2,9 @@
 
 Both histograms use the same bins: the reference's N bins plus an underflow and an overflow
 bin. Each is normalized by its total (p = live, q = reference). The measures live in one
-registry, :data:`MEASURES`, each with its name, default threshold and direction.
+registry, :data:`MEASURES`, each with its name, default threshold and direction. A measure
+takes one histogram per row (bins on the last axis), so all of an endpoint's features are
+measured in one numpy call per measure rather than one per feature.
 
 >>> result = feature_drift(np.array([0, 5, 5, 0]), np.array([0, 10, 0, 0]))
 >>> result.values["tvd"], round(result.values["hellinger"], 6)
@@ -28,62 +30,63 @@ DEFAULT_POSSIBLE_THRESHOLD = 0.5
 DEFAULT_DETECTED_THRESHOLD = 0.7
 
 
-def total_variation_distance(p: np.ndarray, q: np.ndarray) -> float:
+def total_variation_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """TVD = ½·Σ|p−q|, in [0, 1].
 
-    >>> total_variation_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
-    1.0
+    >>> total_variation_distance(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([[0.0, 1.0], [0.5, 0.5]])).tolist()
+    [1.0, 0.0]
     """
-    return float(0.5 * np.abs(p - q).sum())
+    return 0.5 * np.abs(p - q).sum(axis=-1)
 
 
-def hellinger_distance(p: np.ndarray, q: np.ndarray) -> float:
+def hellinger_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Hellinger = sqrt(½·Σ(√p−√q)²), in [0, 1].
 
-    >>> hellinger_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
-    1.0
+    >>> hellinger_distance(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])).tolist()
+    [1.0]
     """
-    return float(np.sqrt(0.5 * ((np.sqrt(p) - np.sqrt(q)) ** 2).sum()))
+    return np.sqrt(0.5 * ((np.sqrt(p) - np.sqrt(q)) ** 2).sum(axis=-1))
 
 
-def _relative_entropy(weights: np.ndarray, denominators: np.ndarray) -> float:
+def _relative_entropy(weights: np.ndarray, denominators: np.ndarray) -> np.ndarray:
     """Σ w·ln(w/d): a term with w = 0 contributes 0; a 0 in d becomes EPSILON."""
     used = weights > 0
-    d = np.where(denominators[used] > 0, denominators[used], EPSILON)
-    return float((weights[used] * np.log(weights[used] / d)).sum())
+    ratio = np.divide(weights, np.where(denominators > 0, denominators, EPSILON), out=np.ones_like(weights),
+                      where=used)
+    return (weights * np.log(ratio)).sum(axis=-1)
 
 
-def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Symmetric KLD (MLRun's form): Σ p·ln(p/q) + Σ q·ln(q/p), uncapped.
 
     Half the live values in a bin the reference never saw: the ε term dominates.
 
-    >>> round(kl_divergence(np.array([0.5, 0.5]), np.array([1.0, 0.0])), 6)
-    4.60517
+    >>> kl_divergence(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])).round(6).tolist()
+    [4.60517]
     """
     return _relative_entropy(p, q) + _relative_entropy(q, p)
 
 
-def population_stability_index(p: np.ndarray, q: np.ndarray) -> float:
+def population_stability_index(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """PSI = Σ (p−q)·ln(p/q), with a 0 on either side replaced by EPSILON.
 
     Algebraically the same sum as the symmetric KLD (they differ only where both bins
     are empty); it is kept for users who read it against the usual PSI scale (0.1, 0.25).
 
-    >>> round(population_stability_index(np.array([0.5, 0.5]), np.array([1.0, 0.0])), 6)
-    4.60517
+    >>> population_stability_index(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])).round(6).tolist()
+    [4.60517]
     """
-    return float(((p - q) * np.log(np.where(p > 0, p, EPSILON) / np.where(q > 0, q, EPSILON))).sum())
+    return ((p - q) * np.log(np.where(p > 0, p, EPSILON) / np.where(q > 0, q, EPSILON))).sum(axis=-1)
 
 
-def jensen_shannon_distance(p: np.ndarray, q: np.ndarray) -> float:
+def jensen_shannon_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """sqrt of the Jensen-Shannon divergence (natural log), in [0, sqrt(ln 2)].
 
-    >>> round(jensen_shannon_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) ** 2, 6)
-    0.693147
+    >>> (jensen_shannon_distance(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])) ** 2).round(6).tolist()
+    [0.693147]
     """
     m = (p + q) / 2
-    return float(np.sqrt(max(0.0, (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2)))
+    return np.sqrt(np.maximum(0.0, (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2))
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Measure:
     """A drift measure: values at or above ``threshold`` mean drift when ``higher_is_worse``."""
 
     name: str
-    function: Callable[[np.ndarray, np.ndarray], float]
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray]  # one value per row of (p, q)
     threshold: float
     higher_is_worse: bool = True
 
@@ -140,15 +143,27 @@ class FeatureDrift:
         return (self.values["tvd"] + self.values["hellinger"]) / 2 if self.values else None
 
 
+def features_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> list[FeatureDrift]:
+    """All measures between the histograms of each row (one feature per row, counts on the same
+    bins, not yet normalized).
+
+    >>> [d.values.get("tvd") for d in features_drift(np.array([[0, 5, 5, 0], [0, 0, 0, 0]]),
+    ...                                              np.array([[0, 10, 0, 0], [0, 1, 1, 0]]))]
+    [0.5, None]
+    """
+    live_totals = live_counts.sum(axis=-1)
+    reference_totals = reference_counts.sum(axis=-1)
+    measured = (live_totals > 0) & (reference_totals > 0)
+    p = live_counts[measured] / live_totals[measured, None]
+    q = reference_counts[measured] / reference_totals[measured, None]
+    values = iter(zip(*(m.function(p, q).tolist() for m in MEASURES)))
+    return [FeatureDrift(int(total), dict(zip(MEASURE_NAMES, next(values))) if both else {})
+            for total, both in zip(live_totals.tolist(), measured.tolist())]
+
+
 def feature_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> FeatureDrift:
     """All measures between two histograms on the same bins (counts, not yet normalized)."""
-    live_total = int(live_counts.sum())
-    reference_total = reference_counts.sum()
-    if live_total == 0 or reference_total == 0:
-        return FeatureDrift(live_total, {})
-    p = live_counts / live_total
-    q = reference_counts / reference_total
-    return FeatureDrift(live_total, {m.name: m.function(p, q) for m in MEASURES})
+    return features_drift(live_counts[None], reference_counts[None])[0]
 
 
 @dataclass(frozen=True)

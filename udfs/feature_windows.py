@@ -9,7 +9,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from udfs.drift import MEASURES, NO_REFERENCE, endpoint_drift, feature_drift, drift_status
+from udfs.drift import MEASURES, NO_REFERENCE, drift_status, endpoint_drift, features_drift
 from udfs.histograms import FeatureSummary, Reference, feature_names, summary_rows
 
 ReferenceLookup = Callable[[int], Reference | None]  # reference id -> that version of the reference
@@ -59,16 +59,13 @@ def drift_rows(project: str, endpoint_id: str, end: int, range_ms: int,
                         drift_measure=None, drift_status=NO_REFERENCE, possible_threshold=None,
                         detected_threshold=None, **_aggregates(None))
     live = trailing_summary(windows, start, end, reference.reference_id)
-    measure_rows, drifts = [], []
-    for j, feature in enumerate(reference.features):
-        reference_counts = feature.outer_counts()
-        if reference_counts is None:
-            continue
-        live_counts = live.bins[j] if live is not None else np.zeros_like(reference_counts)
-        drift = feature_drift(live_counts, reference_counts)
-        drifts.append(drift)
+    reference_counts = reference.binned_counts
+    live_counts = live.bins[reference.binned] if live is not None else np.zeros_like(reference_counts)
+    drifts = features_drift(live_counts, reference_counts)
+    measure_rows = []
+    for j, drift in zip(reference.binned, drifts):
         measure_rows.append(dict(
-            base, feature_name=feature.name, feature_index=j, reference_id=reference.reference_id,
+            base, feature_name=reference.features[j].name, feature_index=j, reference_id=reference.reference_id,
             live_count=drift.live_count, **{m.name: drift.values.get(m.name) for m in MEASURES},
             drift_measure=drift.drift_measure,
             drift_status=drift_status(drift.drift_measure, reference.possible_threshold, reference.detected_threshold),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -75,6 +76,19 @@ class Reference:
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @cached_property
+    def binned(self) -> list[int]:
+        """The indices of the features with bins (numeric in the training set)."""
+        return [j for j, f in enumerate(self.features) if f.counts is not None]
+
+    @cached_property
+    def binned_counts(self) -> np.ndarray:
+        """(binned features, live bins): each binned feature's :meth:`FeatureReference.outer_counts`,
+        kept once per reference since every drift computation reads them."""
+        if not self.binned:
+            return np.zeros((0, self.bins), dtype=np.int64)
+        return np.stack([self.features[j].outer_counts() for j in self.binned])
 
 
 def feature_names(reference: Reference | None, count: int) -> list[str]:
