@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 import pyarrow as pa
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 MANY_TABLES = "*"  # the target of a payload that maps table names to lists of rows
 
 
+@lru_cache(maxsize=1 << 16)
 def to_datetime(value: Any) -> datetime | None:
-    """Epoch milliseconds or an ISO timestamp (naive = UTC) as an aware UTC datetime.
+    """Epoch milliseconds or an ISO timestamp (naive = UTC) as an aware UTC datetime. Cached:
+    a flush converts the same few window bounds for every endpoint and feature.
 
     >>> to_datetime(1767225600250)
     datetime.datetime(2026, 1, 1, 0, 0, 0, 250000, tzinfo=datetime.timezone.utc)

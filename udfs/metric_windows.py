@@ -10,6 +10,7 @@ latencies (``numpy.percentile``'s default).
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -40,6 +41,30 @@ def _in_range(state: Mapping[int, list[Slice]], start: int, end: int) -> list[Sl
     return [s for slice_start in sorted(state) if start <= slice_start < end for s in state[slice_start]]
 
 
+def latency_percentiles(latencies: np.ndarray) -> list[float]:
+    """``numpy.percentile(latencies, PERCENTILES)`` (linear), computed as numpy does (partition
+    at the neighbouring ranks, then its interpolation) without its per-call overhead, which
+    dominated the metric windows of endpoints with few events.
+
+    >>> rng = np.random.default_rng(0)
+    >>> samples = [rng.integers(0, 10**6, n).astype(np.float64) for n in (1, 2, 3, 7, 100, 1001)]
+    >>> all(latency_percentiles(a) == np.percentile(a, PERCENTILES).tolist() for a in samples)
+    True
+    """
+    n = len(latencies)
+    positions = [(n - 1) * (q / 100) for q in PERCENTILES]
+    below = [math.floor(position) for position in positions]
+    ranks = sorted({rank for b in below for rank in (b, min(b + 1, n - 1))})
+    ordered = np.partition(latencies, ranks)
+    values = []
+    for position, b in zip(positions, below):
+        low, high = float(ordered[b]), float(ordered[min(b + 1, n - 1)])
+        weight = position - b
+        difference = high - low
+        values.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
+    return values
+
+
 def metrics_row(window: Slice, window_size: str, start: int, size_ms: int) -> dict:
     """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors.
 
@@ -56,9 +81,9 @@ def metrics_row(window: Slice, window_size: str, start: int, size_ms: int) -> di
            "error_count": window.errors, "latency_avg": None, "latency_p50": None, "latency_p95": None,
            "latency_p99": None, "latency_max": None}
     if latencies.size:
-        p50, p95, p99 = np.percentile(latencies, PERCENTILES)
-        row.update(latency_avg=float(latencies.mean()), latency_p50=float(p50), latency_p95=float(p95),
-                   latency_p99=float(p99), latency_max=float(latencies.max()))
+        p50, p95, p99 = latency_percentiles(latencies)
+        row.update(latency_avg=float(latencies.mean()), latency_p50=p50, latency_p95=p95, latency_p99=p99,
+                   latency_max=float(latencies.max()))
     return row
 
 
