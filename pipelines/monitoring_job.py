@@ -35,14 +35,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import pandas as pd
 from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
@@ -51,7 +51,7 @@ from modelmon import store
 from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
-from modelmon.reference import JobReferences, load_references
+from modelmon.reference import JobReferences, load_references, registrations_seen
 from pipelines.line_blocks import line_block_jar
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
@@ -111,8 +111,8 @@ class ParsePredictionLines(ScalarFunction):
 
 STORE_ROW = Types.ROW_NAMED(["target", "payload"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
 FEATURE_PARTIALS = OutputTag("feature-partials", Types.ROW_NAMED(
-    ["project", "endpoint_id", "window_start", "data"],
-    [Types.STRING(), Types.STRING(), Types.LONG(), Types.PRIMITIVE_ARRAY(Types.BYTE())]))
+    ["project", "endpoint_id", "partials"],  # partials: [(window start, FeatureSummary bytes)]
+    [Types.STRING(), Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
 STORE_ROWS = OutputTag("store-rows", STORE_ROW)
 
 
@@ -127,12 +127,28 @@ class RouteBatch(ProcessFunction):
             by_endpoint.setdefault(s.endpoint_id, []).append(s)
         for endpoint_id, endpoint_slices in by_endpoint.items():
             yield Row(endpoint_id, endpoint_slices)
+        # One record per endpoint, not per window: with many quiet endpoints a batch holds about
+        # one partial per event, and each record costs FeatureWindows a state read and write.
+        by_endpoint_partials: dict[tuple[str, str], list] = {}
         for project, endpoint_id, window_start, data in output.partials:
-            yield FEATURE_PARTIALS, Row(project, endpoint_id, window_start, data)
+            by_endpoint_partials.setdefault((project, endpoint_id), []).append((window_start, data))
+        for (project, endpoint_id), partials in by_endpoint_partials.items():
+            yield FEATURE_PARTIALS, Row(project, endpoint_id, partials)
         if output.dead_letters:
             yield STORE_ROWS, Row("invalid_events", output.dead_letters)
         if output.samples.num_rows:
             yield STORE_ROWS, Row("incoming_features", output.samples)
+
+
+def merge_into(held_by_start: dict[int, list], start: int, record, same: Callable[[Any], bool]) -> None:
+    """Add ``record`` (a slice or feature summary) to those held for ``start``, merged into the
+    one ``same`` matches (same project, or same reference bins) if there is one."""
+    held = held_by_start.setdefault(start, [])
+    for i, h in enumerate(held):
+        if same(h):
+            held[i] = h.merge(record)
+            return
+    held.append(record)
 
 
 class MetricWindows(KeyedProcessFunction):
@@ -164,12 +180,7 @@ class MetricWindows(KeyedProcessFunction):
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         state = self.slices.value() or {}
         for s in value.slices:
-            held = state.setdefault(s.start, [])
-            same = [i for i, h in enumerate(held) if h.project == s.project]
-            if same:
-                held[same[0]] = held[same[0]].merge(s)
-            else:
-                held.append(s)
+            merge_into(state, s.start, s, lambda held: held.project == s.project)
         self.slices.update(state)
         ctx.timer_service().register_event_time_timer(self._next_end(state) - 1)
         return ()
@@ -213,23 +224,23 @@ class FeatureWindows(KeyedProcessFunction):
         self.range_ms = config.drift_range_seconds * 1000
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.windows = runtime_context.get_map_state(
-            MapStateDescriptor("feature_windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
+        # One value per endpoint (window start -> summaries), not a map state, as in
+        # MetricWindows: a record brings partials for many windows and a timer reads them all,
+        # and PyFlink's cache keeps the value as a Python object between them.
+        self.windows = runtime_context.get_state(
+            ValueStateDescriptor("feature_summaries", Types.PICKLED_BYTE_ARRAY()))
         self.project = runtime_context.get_state(ValueStateDescriptor("project", Types.STRING()))
         self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
         self.references = self.job_references.open()
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
-        partial = FeatureSummary.from_bytes(value.data)
-        summaries = self.windows.get(value.window_start) or []
-        same = [i for i, s in enumerate(summaries) if s.reference_id == partial.reference_id]
-        if same:
-            summaries[same[0]] = summaries[same[0]].merge(partial)
-        else:
-            summaries.append(partial)
-        self.windows.put(value.window_start, summaries)
+        windows = self.windows.value() or {}
+        for window_start, data in value.partials:
+            partial = FeatureSummary.from_bytes(data)
+            merge_into(windows, window_start, partial, lambda held: held.reference_id == partial.reference_id)
+        self.windows.update(windows)
         self.project.update(value.project)
-        end = value.window_start + self.window_ms
+        end = min(window_start for window_start, _ in value.partials) + self.window_ms
         emitted = self.emitted_through.value()
         if emitted is not None:
             end = min(end, emitted + self.window_ms)  # the first end not yet emitted
@@ -237,7 +248,7 @@ class FeatureWindows(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         watermark = ctx.timer_service().current_watermark()
-        windows = dict(self.windows.items())
+        windows = self.windows.value() or {}
         if not windows:
             return
         endpoint_id, project = ctx.get_current_key(), self.project.value()
@@ -245,9 +256,7 @@ class FeatureWindows(KeyedProcessFunction):
         end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
         last = None
         while end - 1 <= watermark:
-            for window_start in [start for start in windows if start < end - self.range_ms]:
-                self.windows.remove(window_start)
-                del windows[window_start]
+            windows = {start: summaries for start, summaries in windows.items() if start >= end - self.range_ms}
             if not windows:
                 break
             if all(start >= end for start in windows):  # nothing in range: skip to the next window's end
@@ -267,7 +276,10 @@ class FeatureWindows(KeyedProcessFunction):
         if last is not None:
             self.emitted_through.update(last)
         if windows:
+            self.windows.update(windows)
             ctx.timer_service().register_event_time_timer(end - 1)
+        else:
+            self.windows.clear()
 
     def close(self) -> None:
         self.references.close()
@@ -400,6 +412,17 @@ def _with_worker_mode(config: Config, create: Callable[[], T]) -> T:
             os.environ[WORKER_MODE_VARIABLE] = before
 
 
+def runs_locally(t_env: StreamTableEnvironment) -> bool:
+    """In a MiniCluster started by this process, not on a cluster (``flink run`` sets the target)."""
+    return t_env.get_config().get("execution.target", "local") in ("local", "minicluster")
+
+
+def functions_run_here(config: Config, t_env: StreamTableEnvironment) -> bool:
+    """Whether the job's Python functions run in this process: a local run at parallelism 1
+    (PyFlink's loopback mode; see :func:`_with_worker_mode`)."""
+    return runs_locally(t_env) and (config.parallelism or 1) <= 1
+
+
 def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
     if config.local_jvm_heap_mb and "JVM_ARGS" not in os.environ:
         # Read only when PyFlink starts its local JVM (not under flink run): without a bound its
@@ -415,7 +438,7 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     settings = t_env.get_config()
     if config.parallelism:
         env.set_parallelism(config.parallelism)
-    elif settings.get("execution.target", "local") in ("local", "minicluster"):
+    elif runs_locally(t_env):
         env.set_parallelism(1)  # on a cluster, flink run -p or the cluster's parallelism.default decides
     # A parallel instance without input (more instances than files or partitions) would hold
     # back the watermark of every window: after this long without events it stops counting.
@@ -463,12 +486,13 @@ def prepare_store(config: Config) -> JobReferences:
     client = store.wait_for_store(config.store, config.retention_days, config.store_wait_seconds,
                                   store.Backoff(maximum=config.sink_retry_max_seconds))
     try:
+        seen = registrations_seen(client)  # before reading: a registration in between is picked up later
         snapshot = load_references(client)
     finally:
         client.close()
     log.info("store %s ready: schema up to date, %d reference(s); the job's writer opens it next",
              store.redact(config.store), len(snapshot))
-    return JobReferences(config.store, config.reference_refresh_seconds, snapshot, os.getpid())
+    return JobReferences(config.store, config.reference_refresh_seconds, snapshot, seen, os.getpid())
 
 
 def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None,
@@ -480,6 +504,16 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     """
     references = prepare_store(config)
     t_env = create_table_environment(config, bounded, restore)
+    if functions_run_here(config, t_env):
+        references = references.kept()
+    try:
+        _run(t_env, config, bounded, references, stop, submitted)
+    finally:
+        references.release()
+
+
+def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
+         stop: threading.Event | None, submitted: threading.Event | None) -> None:
     if is_kafka(config.source):
         require_kafka_connector()
     started = time.perf_counter()
