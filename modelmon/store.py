@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+import weakref
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -163,28 +165,64 @@ class LazyClient:
     """A client opened on first use, and again after :meth:`drop` (a failed call may have broken
     it), but never after :meth:`close`: a function still running while its job is cancelled
     must not open a store that nothing will close (an embedded engine then stays bound to
-    that path for the rest of the process).
+    that path for the rest of the process). A lock makes a close that comes while another
+    thread connects close that new connection too.
     """
 
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.client: Client | None = None
         self.closed = False
+        self.lock = threading.Lock()
+        _LAZY_CLIENTS.add(self)
 
     def get(self) -> Client:
-        if self.closed:
-            raise InterfaceError(f"the connection to {redact(self.dsn)} is closed")
-        if self.client is None:
-            self.client = connect(self.dsn)
-        return self.client
+        with self.lock:
+            if self.closed:
+                raise InterfaceError(f"the connection to {redact(self.dsn)} is closed")
+            if self.client is None:
+                self.client = connect(self.dsn)
+            return self.client
 
     def drop(self) -> None:
-        close_quietly(self.client)
-        self.client = None
+        with self.lock:
+            close_quietly(self.client)
+            self.client = None
 
     def close(self) -> None:
-        self.closed = True
-        self.drop()
+        with self.lock:
+            self.closed = True
+            close_quietly(self.client)
+            self.client = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.client is not None
+
+
+# Every LazyClient of this process, for close_clients_left_open.
+_LAZY_CLIENTS: weakref.WeakSet[LazyClient] = weakref.WeakSet()
+
+
+def close_clients_left_open(dsn: str, grace_seconds: float = 5.0) -> int:
+    """Close this process's lazy connections to ``dsn`` once a job run here has ended; returns
+    how many were still open after ``grace_seconds``.
+
+    A cancelled job's Python functions (PyFlink's loopback mode runs them in this process) do
+    not always close theirs, or close them after the job is reported cancelled, and one open
+    connection to an embedded store keeps the process's chdb engine bound to its path: no
+    other store could be opened in this process afterwards.
+    """
+    deadline = time.monotonic() + grace_seconds
+    while any(c.is_open for c in list(_LAZY_CLIENTS) if c.dsn == dsn) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left_open = [c for c in list(_LAZY_CLIENTS) if c.dsn == dsn and c.is_open]
+    for client in left_open:
+        client.close()
+    if left_open:
+        log.warning("closed %d connection(s) to %s that the ended job's functions had left open",
+                    len(left_open), redact(dsn))
+    return len(left_open)
 
 
 def redact(dsn: str) -> str:

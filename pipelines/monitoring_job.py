@@ -525,19 +525,23 @@ def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, reference
         log.info("monitoring job %s submitted (detached)", job.get_job_id())
         return
     outcome = job.get_job_execution_result()
-    while not outcome.done():
-        if stop is not None and stop.is_set():
-            job.cancel().result()
-            while not outcome.done():  # until the job's functions have closed the store
-                time.sleep(0.1)
-            log.info("monitoring job stopped after %.1f s", time.perf_counter() - started)
-            return
-        time.sleep(0.2)
     try:
-        outcome.result()
-    except Exception as error:
-        raise RuntimeError(f"the monitoring job failed: {error}") from error
-    log.info("monitoring job finished after %.1f s", time.perf_counter() - started)
+        while not outcome.done():
+            if stop is not None and stop.is_set():
+                job.cancel().result()
+                while not outcome.done():
+                    time.sleep(0.1)
+                log.info("monitoring job stopped after %.1f s", time.perf_counter() - started)
+                return
+            time.sleep(0.2)
+        try:
+            outcome.result()
+        except Exception as error:
+            raise RuntimeError(f"the monitoring job failed: {error}") from error
+        log.info("monitoring job finished after %.1f s", time.perf_counter() - started)
+    finally:
+        if outcome.done():  # not on an interrupt while it runs
+            store.close_clients_left_open(config.store)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:

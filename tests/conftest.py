@@ -40,10 +40,11 @@ def hand_made_lines(start: datetime) -> list[str]:
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that cancel a continuous job running in this process go last. After a cancel,
-    PyFlink's loopback worker has now and then left a connection to that job's embedded store
-    open, and the chdb engine, once bound to a path, refuses every other path for the rest of
-    the process: the tests after it then failed to open their own stores."""
+    """Tests that cancel a continuous job running in this process go last. The job's functions
+    have, now and then, closed their connections to its embedded store only after the job was
+    reported cancelled, and the chdb engine, once bound to a path, refuses every other path
+    while one is open. The job now closes what they leave open and these tests check that
+    another store opens; should that ever fail again, only they fail."""
     cancelling = [item for item in items if item.path.name in CANCELS_AN_IN_PROCESS_JOB]
     items[:] = [item for item in items if item not in cancelling] + cancelling
 

@@ -12,6 +12,7 @@ from modelmon import store
 from modelmon.config import Config
 from modelmon.simulator import format_when, write_segment
 from pipelines.monitoring_job import run_monitoring_job
+from tests.test_lazy_client import opens_another_store
 from udfs.events import endpoint_id
 
 BASE = {"class": "C", "model": "late-model", "function_uri": "tests/serving:latest"}
@@ -60,3 +61,4 @@ def test_late_event_is_counted_and_kept_out_of_windows(tmp_path):
         stop.set()
         job.join(timeout=60)
     assert not job.is_alive()
+    assert opens_another_store(tmp_path / "other")  # the stopped job left no connection open

@@ -15,6 +15,7 @@ from modelmon.config import Config
 from modelmon.reference import register_reference
 from modelmon.simulator import format_when, write_segment
 from pipelines.monitoring_job import run_monitoring_job
+from tests.test_lazy_client import opens_another_store
 
 BASE = {"class": "C", "model": "pickup", "function_uri": "tests/serving:latest"}
 
@@ -69,3 +70,4 @@ def test_a_reference_registered_during_a_run_is_used_for_the_next_windows(tmp_pa
         stop.set()
         job.join(timeout=60)
     assert not job.is_alive()
+    assert opens_another_store(tmp_path / "other")  # the stopped job left no connection open
