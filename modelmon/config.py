@@ -27,7 +27,7 @@ class Config:
     source_idle_seconds: float = 10.0  # a parallel instance this long without events stops holding the watermark
     monitor_interval_seconds: float = 1.0
     sink_batch_rows: int = 1000
-    local_jvm_heap_mb: int = 1024  # -Xmx of the JVM a local run starts (JVM_ARGS wins); a cluster sizes its own
+    local_jvm_heap_mb: int = 512  # -Xmx of the JVM a local run starts (JVM_ARGS wins); a cluster sizes its own
     parse_batch_lines: int = 10_000  # lines per vectorized Python call (Arrow batch); a bundle ends within 1 s anyway
     sink_flush_seconds: float = 1.0
     sink_retry_max_seconds: float = 30.0  # longest wait between attempts at an unavailable store

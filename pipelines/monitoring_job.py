@@ -53,6 +53,7 @@ from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
 from modelmon.reference import JobReferences, load_references, registrations_seen
 from pipelines.line_blocks import line_block_jar
+from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
 from pipelines.store_sink import MANY_TABLES, StoreWriter
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
@@ -424,10 +425,7 @@ def functions_run_here(config: Config, t_env: StreamTableEnvironment) -> bool:
 
 
 def create_table_environment(config: Config, bounded: bool, restore: str | None = None) -> StreamTableEnvironment:
-    if config.local_jvm_heap_mb and "JVM_ARGS" not in os.environ:
-        # Read only when PyFlink starts its local JVM (not under flink run): without a bound its
-        # heap grows towards a quarter of the machine's memory before collecting.
-        os.environ["JVM_ARGS"] = f"-Xmx{config.local_jvm_heap_mb}m"
+    set_local_jvm_options(config.local_jvm_heap_mb)
     env = _with_worker_mode(config, StreamExecutionEnvironment.get_execution_environment)
     # Before the table environment exists: its class loader, which finds connector and format
     # factories, is made from the jars known at its creation.
@@ -502,6 +500,7 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     ``submitted`` is set once the job runs; ``restore`` is a checkpoint or savepoint path, or
     ``latest`` for the newest checkpoint under the checkpoint directory.
     """
+    limit_malloc_arenas()
     references = prepare_store(config)
     t_env = create_table_environment(config, bounded, restore)
     if functions_run_here(config, t_env):

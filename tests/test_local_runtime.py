@@ -1,0 +1,47 @@
+"""A local run's processes: at most two glibc malloc arenas however many threads allocate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.environment import child_environment
+
+# 16 threads allocate at once (each first malloc of a thread takes an arena), then glibc's
+# malloc_info lists the arenas, one <heap> each.
+ARENAS_IN_A_CHILD = """
+import ctypes, sys, tempfile, threading
+from pipelines.local_runtime import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    limit_malloc_arenas()
+together = threading.Barrier(16)
+def allocate():
+    kept = [bytearray(4096) for _ in range(1000)]
+    together.wait()
+threads = [threading.Thread(target=allocate) for _ in range(16)]
+[thread.start() for thread in threads]
+[thread.join() for thread in threads]
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile() as info:
+    stream = libc.fopen(info.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(open(info.name).read().count("<heap nr="))
+"""
+
+
+def arenas(mode: str) -> int:
+    environment = child_environment()
+    environment.pop("MALLOC_ARENA_MAX", None)
+    done = subprocess.run([sys.executable, "-c", ARENAS_IN_A_CHILD, mode], env=environment, capture_output=True,
+                          text=True, timeout=60, check=True)
+    return int(done.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_malloc_arenas_are_limited_to_two():
+    assert arenas("default") > 2  # what the limit prevents
+    assert arenas("limited") <= 2
