@@ -183,8 +183,18 @@ def _spool(workdir: Path, case: Case) -> Path:
     return spool
 
 
-def _rate(count: int, seconds: float) -> float:
-    return round(count / seconds) if seconds > 0 else float("nan")
+def _rate(count: int, seconds: float) -> int | None:
+    """Events per second; None (JSON null, printed --) for a run no longer than the start-up
+    measured apart, whose rate excluding start-up is not known.
+
+    >>> _rate(1000, 0.5), _rate(1000, -0.3)
+    (2000, None)
+    """
+    return round(count / seconds) if seconds > 0 else None
+
+
+def _shown(value: int | float | None) -> int | float | str:
+    return "--" if value is None else value
 
 
 def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
@@ -215,7 +225,8 @@ def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
                           "events_per_s": _rate(expected.events, wall - start_wall),
                           "events_per_s_with_startup": _rate(expected.events, wall),
                           "peak_rss_mb": peak // 2**20}
-        row["ratio_to_ceiling"] = round(row["events_per_s"] / row["ceiling"]["events_per_s"], 3)
+        rates = row["events_per_s"], row["ceiling"]["events_per_s"]
+        row["ratio_to_ceiling"] = None if None in rates else round(rates[0] / rates[1], 3)
     return row
 
 
@@ -230,7 +241,7 @@ def machine() -> dict:
 
 def print_row(label: str, row: dict) -> None:
     print(f"{label:<28} {row['features']:>4} {row['endpoints']:>6} {row['events']:>9} "
-          f"{row['events_per_s']:>10} {row['events_per_s_with_startup']:>10} {row['wall_s']:>7} "
+          f"{_shown(row['events_per_s']):>10} {_shown(row['events_per_s_with_startup']):>10} {row['wall_s']:>7} "
           f"{row['startup_s']:>6} {row['peak_rss_mb']:>7}  {row['totals']}")
 
 
@@ -247,10 +258,10 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
     for label, row in (("full pipeline", main), ("full pipeline, parallelism 2", parallel)):
         print_row(label, row)
         ceiling = row["ceiling"]
-        print(f"{'  ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {row['events']:>9} {ceiling['events_per_s']:>10} "
-              f"{ceiling['events_per_s_with_startup']:>10} {ceiling['wall_s']:>7} {ceiling['startup_s']:>6} "
-              f"{ceiling['peak_rss_mb']:>7}")
-        print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {row['ratio_to_ceiling']}")
+        print(f"{'  ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {row['events']:>9} "
+              f"{_shown(ceiling['events_per_s']):>10} {_shown(ceiling['events_per_s_with_startup']):>10} "
+              f"{ceiling['wall_s']:>7} {ceiling['startup_s']:>6} {ceiling['peak_rss_mb']:>7}")
+        print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {_shown(row['ratio_to_ceiling'])}")
     for features, endpoints in ((4, 10), (20, 10), (100, 10), (20, 1000)):
         row = main if (features, endpoints, lines) == (20, 10, scaling_lines) else \
             run_case(Case(features, endpoints, scaling_lines), workdir, ceiling=False)
