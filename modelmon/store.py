@@ -173,7 +173,7 @@ class LazyClient:
         self.dsn = dsn
         self.client: Client | None = None
         self.closed = False
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # close() drops under it
         _LAZY_CLIENTS.add(self)
 
     def get(self) -> Client:
@@ -192,8 +192,7 @@ class LazyClient:
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            close_quietly(self.client)
-            self.client = None
+            self.drop()
 
     @property
     def is_open(self) -> bool:
@@ -213,10 +212,13 @@ def close_clients_left_open(dsn: str, grace_seconds: float = 5.0) -> int:
     connection to an embedded store keeps the process's chdb engine bound to its path: no
     other store could be opened in this process afterwards.
     """
+    def still_open() -> list[LazyClient]:
+        return [c for c in list(_LAZY_CLIENTS) if c.dsn == dsn and c.is_open]
+
     deadline = time.monotonic() + grace_seconds
-    while any(c.is_open for c in list(_LAZY_CLIENTS) if c.dsn == dsn) and time.monotonic() < deadline:
+    while still_open() and time.monotonic() < deadline:
         time.sleep(0.1)
-    left_open = [c for c in list(_LAZY_CLIENTS) if c.dsn == dsn and c.is_open]
+    left_open = still_open()
     for client in left_open:
         client.close()
     if left_open:
