@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 
 from api import queries
 from udfs.drift import MEASURE_NAMES, EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
+from udfs.histograms import on_live_bins
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def analyze_features(client: Client, endpoint_id: str, start: datetime, end: dat
         drift = None
         if ref.get("bin_counts"):
             live_counts = np.asarray(live.get("live_bins") or np.zeros(len(ref["bin_counts"]) + 2), dtype=np.int64)
-            drift = feature_drift(live_counts, np.concatenate([[0], ref["bin_counts"], [0]]))
+            drift = feature_drift(live_counts, on_live_bins(ref["bin_counts"]))
             drifts.append(drift)
         features.append({
             "feature_name": ref.get("feature_name") or live.get("name"),

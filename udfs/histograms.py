@@ -55,8 +55,16 @@ class FeatureReference:
     counts: np.ndarray | None = None  # the N inner bins
 
     def outer_counts(self) -> np.ndarray | None:
-        """The reference counts on the live bins: 0 in the underflow and overflow bins."""
-        return None if self.counts is None else np.concatenate([[0], self.counts, [0]])
+        return None if self.counts is None else on_live_bins(self.counts)
+
+
+def on_live_bins(reference_counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """A reference's N inner bin counts on the live bins: 0 in the underflow and overflow bins.
+
+    >>> on_live_bins([3, 4]).tolist()
+    [0, 3, 4, 0]
+    """
+    return np.concatenate([[0], reference_counts, [0]])
 
 
 @dataclass(frozen=True)
