@@ -75,19 +75,22 @@ PARSED_BATCH_TYPE = DataTypes.ROW([
 ])
 
 
-class ParsePredictionLines(ScalarFunction):
-    """Adapter: a pandas batch of payloads (blocks of lines with their event columns, or one
-    line each) -> one pickled :class:`udfs.batches.BatchOutput` on the batch's last row (NULL on
-    the others), beside the batch's time on every row."""
+def job_slice_ms(config: Config) -> int:
+    """The time slice the parser sums events into and the metric windows are built from."""
+    return slice_length_ms(config.slide_seconds * 1000, list(WINDOW_SIZES_MS.values()))
+
+
+class _PredictionParser(ScalarFunction):
+    """What both parse adapters share: the settings, and per instance the lateness tracker,
+    endpoint cache and references that every call's :func:`udfs.batches.parse_batch` uses."""
 
     def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
-        self.payloads_are_blocks = payloads_are_blocks(config)
         self.lateness_ms = lateness_ms
         self.ahead_ms = config.future_tolerance_seconds * 1000
         self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.sample_every = config.feature_sample_every
-        self.slice_ms = slice_length_ms(config.slide_seconds * 1000, list(WINDOW_SIZES_MS.values()))
+        self.slice_ms = job_slice_ms(config)
         self.dead_letter_max_chars = config.dead_letter_max_chars
 
     def open(self, function_context: FunctionContext) -> None:
@@ -95,19 +98,39 @@ class ParsePredictionLines(ScalarFunction):
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
 
-    def eval(self, payloads: pd.Series, events: pd.Series | None = None) -> pd.DataFrame:
+    def parse(self, raw_lines: list[bytes], columns: list[bytes]) -> BatchOutput:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
-        payloads = [b"" if payload is None else payload for payload in payloads]
-        raw = block_lines(payloads) if self.payloads_are_blocks else payloads
-        columns = () if events is None else list(events)
-        output = parse_batch(raw, self.tracker, features, self.endpoints, self.slice_ms, self.dead_letter_max_chars,
-                             columns)
-        batches = [None] * len(payloads)
-        batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
-        return pd.DataFrame({"time_ms": np.full(len(payloads), output.time_ms, dtype=np.int64), "batch": batches})
+        return parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
+                           self.dead_letter_max_chars, columns)
 
     def close(self) -> None:
         self.references.close()
+
+
+class ParsePredictionBlocks(_PredictionParser):
+    """Adapter: one block of spool lines and its event columns read in Java -> its pickled
+    :class:`udfs.batches.BatchOutput` and latest event time.
+
+    A plain (row-at-a-time) function, not a pandas one: a block is a whole batch already, and
+    the Arrow framing of one 9 MB row costs copies on both sides that the row coder avoids.
+    """
+
+    def eval(self, payload: bytes | None, events: bytes | None) -> Row:
+        output = self.parse(block_lines([payload or b""]), [] if events is None else [events])
+        return Row(output.time_ms, pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class ParsePredictionMessages(_PredictionParser):
+    """Adapter: a pandas batch of Kafka messages (one line each) -> one pickled
+    :class:`udfs.batches.BatchOutput` on the batch's last row (NULL on the others), beside the
+    batch's latest event time on every row."""
+
+    def eval(self, payloads: pd.Series) -> pd.DataFrame:
+        raw = [b"" if payload is None else payload for payload in payloads]
+        output = self.parse(raw, [])
+        batches = [None] * len(raw)
+        batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+        return pd.DataFrame({"time_ms": np.full(len(raw), output.time_ms, dtype=np.int64), "batch": batches})
 
 
 STORE_ROW = Types.ROW_NAMED(["target", "payload"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
@@ -162,8 +185,8 @@ class MetricWindows(KeyedProcessFunction):
     nothing as long as a later one fires.
     """
 
-    def __init__(self, config: Config, slice_ms: int):
-        self.slice_ms = slice_ms
+    def __init__(self, config: Config):
+        self.slice_ms = job_slice_ms(config)
         self.slide_ms = config.slide_seconds * 1000
         self.retention_ms = max(max(WINDOW_SIZES_MS.values()), self.slide_ms)
 
@@ -329,9 +352,13 @@ def _with_watermark(t_env: StreamTableEnvironment, table: Table, columns: dict[s
 def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences) -> Table:
     """Declare source, transformations and the store writer; returns the table to insert into ``job_end``."""
     t_env.execute_sql(source_ddl(config, bounded))
-    parse = ParsePredictionLines(config, None if bounded else config.lateness_seconds * 1000, references)
-    t_env.create_temporary_function("parse_prediction_lines", udf(parse, result_type=PARSED_BATCH_TYPE,
-                                                                  func_type="pandas"))
+    lateness_ms = None if bounded else config.lateness_seconds * 1000
+    if payloads_are_blocks(config):
+        parse = udf(ParsePredictionBlocks(config, lateness_ms, references), result_type=PARSED_BATCH_TYPE)
+    else:
+        parse = udf(ParsePredictionMessages(config, lateness_ms, references), result_type=PARSED_BATCH_TYPE,
+                    func_type="pandas")
+    t_env.create_temporary_function("parse_prediction_lines", parse)
     # Bytes, not STRING: a line that is not UTF-8 would fail Arrow's conversion of a string
     # column (and with it the whole batch), or be altered by Flink's decoding.
     parsed = t_env.sql_query(f"""
@@ -344,7 +371,7 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
                   ["endpoint_id", "slices"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
               .uid("route-batches").name("route batches"))
     metric_outputs = (routed.key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
-                      .process(MetricWindows(config, parse.slice_ms), output_type=STORE_ROW)
+                      .process(MetricWindows(config), output_type=STORE_ROW)
                       .uid("metric-windows").name("metric windows"))
     feature_outputs = (routed.get_side_output(FEATURE_PARTIALS)
                        .key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
@@ -442,14 +469,13 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     # back the watermark of every window: after this long without events it stops counting.
     settings.set("table.exec.source.idle-timeout", f"{round(config.source_idle_seconds * 1000)} ms")
     settings.set("pipeline.name", "modelmon monitoring")
-    # Fewer, larger Python calls: per-call costs (Arrow framing, the fast parser's per-block
+    # Fewer, larger Python calls: per-call costs (Arrow framing, the fast parser's per-batch
     # work, one feature partial per endpoint and window) shrink. A spool block already holds
-    # parse_batch_lines lines, so it is an Arrow batch of its own; Kafka messages are batched.
-    # An Arrow batch never exceeds the bundle, whose default is 1,000 elements in Flink 2.x, so
-    # both are raised; a continuous run still ends each bundle, however small, within
+    # parse_batch_lines lines; Kafka messages reach their pandas parser in Arrow batches of as
+    # many. An Arrow batch never exceeds the bundle, whose default is 1,000 elements in Flink
+    # 2.x, so both are raised; a continuous run still ends each bundle, however small, within
     # python.fn-execution.bundle.time (1 s).
-    arrow_batch_rows = 1 if payloads_are_blocks(config) else config.parse_batch_lines
-    settings.set("python.fn-execution.arrow.batch.size", str(arrow_batch_rows))
+    settings.set("python.fn-execution.arrow.batch.size", str(config.parse_batch_lines))
     settings.set("python.fn-execution.bundle.size", str(max(config.parse_batch_lines, 100_000)))
     settings.set("table.local-time-zone", "UTC")
     if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers
