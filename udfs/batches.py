@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -27,7 +26,7 @@ import pyarrow as pa
 from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
                          ParsedLines, parse_lines)
 from udfs.block_events import parse_blocks
-from udfs.fast_parse import FastLines, parse_fast, ranges
+from udfs.fast_parse import FastLines, line_crcs, parse_fast, ranges
 from udfs.features import FeatureSettings
 from udfs.histograms import MAX_FEATURES, feature_names, summarize
 
@@ -422,6 +421,7 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
     :class:`udfs.features.FeatureCollector` makes them."""
     partials, samples = [], []
     line_rows = fast.first_row()
+    line_crc = fast.line_crc if fast.line_crc is not None else line_crcs(raw_lines, fast.line)
     by_endpoint: dict[str, list[int]] = {}
     for i in predicting:
         by_endpoint.setdefault(fast.endpoint[i].endpoint_id, []).append(i)
@@ -442,24 +442,30 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
         partials += [(project, endpoint_id, int(start), summary.to_bytes())
                      for start, summary in zip(starts, summaries)]
         if features.sample_every:
-            sampled, times, keys = [], [], []
-            first_value_row = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).tolist()
-            for time_ms, line_index, row0, line_row, count in zip(fast.time_ms[members].tolist(),
-                                                                  fast.line[members].tolist(), first_value_row,
-                                                                  line_rows[members].tolist(), row_counts.tolist()):
-                raw = raw_lines[line_index]
-                offset = -(zlib.crc32(raw) + line_row) % features.sample_every
-                if offset >= count:
-                    continue
-                line_hash = hashlib.sha1(raw).hexdigest()
-                for i in range(offset, count, features.sample_every):
-                    sampled.append(row0 + i)
-                    times.append(time_ms)
-                    keys.append(f"{line_hash}:{line_row + i}")
-            if sampled:
-                samples.append(sample_table(project, endpoint_id, feature_names(reference, width),
-                                            np.array(times, dtype=np.int64), keys, values[sampled]))
+            samples += _sampled_rows(fast, members, row_counts, line_rows[members], line_crc[members], raw_lines,
+                                     features.sample_every, project, endpoint_id, feature_names(reference, width),
+                                     values)
     return partials, samples
+
+
+def _sampled_rows(fast: FastLines, members: np.ndarray, row_counts: np.ndarray, line_row: np.ndarray,
+                  line_crc: np.ndarray, raw_lines: Sequence[bytes], every: int, project: str, endpoint_id: str,
+                  names: list[str], values: np.ndarray) -> list[pa.Table]:
+    """The sampled feature rows of one endpoint's events (``values`` holds their rows in
+    order), chosen as :class:`udfs.features.FeatureCollector` chooses them: 1 in ``every`` rows
+    of a line, counted from an offset its CRC-32 gives."""
+    offset = -(line_crc.astype(np.int64) + line_row) % every
+    chosen = np.flatnonzero(offset < row_counts)  # the events with a sampled row
+    if not len(chosen):
+        return []
+    per_event = (row_counts[chosen] - offset[chosen] + every - 1) // every
+    event = np.repeat(np.arange(len(chosen)), per_event)
+    row = offset[chosen][event] + ranges(np.zeros(len(chosen), dtype=np.int64), per_event) * every
+    first_row = (np.cumsum(row_counts) - row_counts)[chosen]
+    hashes = [hashlib.sha1(raw_lines[line]).hexdigest() for line in fast.line[members[chosen]].tolist()]
+    keys = [f"{hashes[e]}:{r}" for e, r in zip(event.tolist(), (line_row[chosen][event] + row).tolist())]
+    return [sample_table(project, endpoint_id, names, fast.time_ms[members[chosen]][event], keys,
+                         values[first_row[event] + row])]
 
 
 def _matrix(fast: FastLines, rows: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:

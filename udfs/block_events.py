@@ -17,9 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from udfs.events import END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_METRIC_NAME, Endpoint, EndpointCache, EventError
-from udfs.fast_parse import FastLines, concatenate, parse_fast, ranges
+from udfs.fast_parse import FastLines, concatenate, line_crcs, parse_fast, ranges
 
-MAGIC = 0x4D4D4531
+MAGIC = 0x4D4D4532
 ENDPOINT_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")
 _HEADER = struct.Struct("<10i")
 
@@ -37,6 +37,7 @@ class BlockEvents:
     is_error: np.ndarray
     rows: np.ndarray  # input rows of the event
     outputs: np.ndarray  # length of resp.outputs, -1 when absent
+    line_crc: np.ndarray  # uint32 CRC-32 of the event's line (zlib.crc32)
     row_length: np.ndarray
     values: np.ndarray
     metric_event: np.ndarray
@@ -66,7 +67,7 @@ def decode(blob: bytes) -> BlockEvents:
 
     time_ms, microsec, value_array, metric_value = (take("<i8", events), take("<f8", events), take("<f8", values),
                                                     take("<f8", metrics))
-    line, ordinal, endpoint, row_count, outputs, is_error = (take("<i4", events) for _ in range(6))
+    line, ordinal, endpoint, row_count, outputs, is_error, line_crc = (take("<i4", events) for _ in range(7))
     row_length, metric_event, metric_name = take("<i4", rows), take("<i4", metrics), take("<i4", metrics)
 
     def integer() -> int:
@@ -88,7 +89,7 @@ def decode(blob: bytes) -> BlockEvents:
         obj["labels"] = {text(): text() for _ in range(integer())}
         described.append(obj)
     return BlockEvents(lines, line.astype(np.int64), ordinal.astype(np.int64), endpoint.astype(np.int64), time_ms,
-                       microsec, is_error.astype(bool), row_count.astype(np.int64), outputs,
+                       microsec, is_error.astype(bool), row_count.astype(np.int64), outputs, line_crc.view(np.uint32),
                        row_length.astype(np.int64), value_array, metric_event.astype(np.int64),
                        metric_name.astype(np.int64), metric_value, metric_names, described)
 
@@ -109,6 +110,7 @@ def parse_blocks(raw_lines: Sequence[bytes], columns: Sequence[bytes], endpoints
     rest = np.setdiff1d(np.arange(len(raw_lines)), java.line)
     python = parse_fast([raw_lines[i] for i in rest], endpoints)
     python.line = rest[python.line]
+    python.line_crc = line_crcs(raw_lines, python.line)
     both = concatenate([java, python])
     return both.take(np.lexsort((both.ordinal, both.line)))
 
@@ -150,4 +152,4 @@ def _checked(block: BlockEvents, endpoints: EndpointCache) -> FastLines:
         value_offsets=np.concatenate([[0], np.cumsum(block.row_length[row_index])]),
         values=block.values[ranges(value_offsets[row_index], block.row_length[row_index])],
         metric_line=position[block.metric_event[metric]], metric_name=metric_names[block.metric_name[metric]],
-        metric_value=block.metric_value[metric])
+        metric_value=block.metric_value[metric], line_crc=block.line_crc[taken])

@@ -13,6 +13,7 @@ the lines it refuses are found.
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -55,6 +56,7 @@ class FastLines:
     metric_line: np.ndarray  # custom metrics of successful events: index of the event here
     metric_name: np.ndarray
     metric_value: np.ndarray
+    line_crc: np.ndarray | None = None  # CRC-32 of each event's line, when the reader computed them
 
     def __len__(self) -> int:
         return len(self.line)
@@ -87,7 +89,7 @@ class FastLines:
             value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_index])]),
             values=self.values[ranges(self.value_offsets[row_index], values_per_row[row_index])],
             metric_line=metric_position[metric], metric_name=self.metric_name[metric],
-            metric_value=self.metric_value[metric])
+            metric_value=self.metric_value[metric], line_crc=None if self.line_crc is None else self.line_crc[index])
 
     @staticmethod
     def empty() -> "FastLines":
@@ -105,6 +107,15 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.int64)
     return np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(counts) + counts, counts) \
         + np.arange(int(counts.sum()))
+
+
+def line_crcs(raw_lines: Sequence[bytes], line: np.ndarray) -> np.ndarray:
+    """zlib's CRC-32 of the lines at ``line``, as uint32: what feature rows are sampled by.
+
+    >>> line_crcs([b'{}', b'abc'], np.array([1, 1])).tolist() == [zlib.crc32(b'abc')] * 2
+    True
+    """
+    return np.fromiter((zlib.crc32(raw_lines[i]) for i in line.tolist()), dtype=np.uint32, count=len(line))
 
 
 def _lines_holding(raw_lines: Sequence[bytes], indices: np.ndarray, mark: bytes) -> np.ndarray:
@@ -410,4 +421,5 @@ def concatenate(blocks: list[FastLines]) -> FastLines:
         values=np.concatenate([b.values for b in blocks]),
         metric_line=np.concatenate([b.metric_line + line_base[k] for k, b in enumerate(blocks)]),
         metric_name=np.concatenate([b.metric_name for b in blocks]),
-        metric_value=np.concatenate([b.metric_value for b in blocks]))
+        metric_value=np.concatenate([b.metric_value for b in blocks]),
+        line_crc=None if any(b.line_crc is None for b in blocks) else np.concatenate([b.line_crc for b in blocks]))

@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
@@ -37,13 +38,14 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFea
  * int64 time_ms[events]; float64 microsec[events] (NaN when absent or null); float64 values[values];
  * float64 metric_value[metrics]; int32 line[events], ordinal[events] (1-based, within the line),
  * endpoint[events], rows[events], outputs[events] (-1 when absent), is_error[events],
+ * line_crc[events] (the CRC-32 of the event's line, as zlib.crc32 gives it),
  * row_length[rows], metric_event[metrics], metric_name[metrics]; then the strings: each metric
  * name (int32 length, UTF-8), then each endpoint: int32 bit set of the ENDPOINT_FIELDS present,
  * each present one's text, int32 label count, and each label's key and value text.
  * </pre>
  */
 final class BlockEvents {
-    static final int MAGIC = 0x4d4d4531;
+    static final int MAGIC = 0x4d4d4532;
     static final String[] ENDPOINT_FIELDS = {"class", "model", "version", "function_uri", "project", "endpoint_id"};
     private static final Map<String, Integer> FIELD_INDEX = new HashMap<>();
     static {
@@ -68,16 +70,18 @@ final class BlockEvents {
     private final Column rows = new Column();
     private final Column outputs = new Column();
     private final Column isError = new Column();
+    private final Column lineCrc = new Column();
     private final Column rowLength = new Column();
     private final Column metricEvent = new Column();
     private final Column metricName = new Column();
     private final Column[] columns = {timeMs, microsec, values, metricValue, line, ordinal, endpoint, rows, outputs,
-        isError, rowLength, metricEvent, metricName};
+        isError, lineCrc, rowLength, metricEvent, metricName};
     private final int[] lineStart = new int[columns.length];  // column sizes before the line being read
     private final Map<String, Integer> metricNames = new HashMap<>();
     private final Map<String, Integer> endpoints = new HashMap<>();
     private final List<String> metricNameList = new ArrayList<>();
     private final List<String[]> endpointList = new ArrayList<>();
+    private final CRC32 crc = new CRC32();
 
     // the line being read
     private final String[] fields = new String[ENDPOINT_FIELDS.length];
@@ -142,6 +146,13 @@ final class BlockEvents {
         int code = endpointCode();
         while (endpoint.size < line.size) {
             endpoint.add(code);
+        }
+        // Python samples feature rows by the line's CRC-32; the intrinsic here is cheaper than zlib there.
+        crc.reset();
+        crc.update(bytes, from, to - from);
+        int lineCrcValue = (int) crc.getValue();
+        while (lineCrc.size < line.size) {
+            lineCrc.add(lineCrcValue);
         }
     }
 
@@ -498,7 +509,7 @@ final class BlockEvents {
         }
         int events = line.size;
         int size = 40 + 8 * (2 * events + values.size + metricValue.size)
-                + 4 * (6 * events + rowLength.size + 2 * metricEvent.size) + stringBytes;
+                + 4 * (7 * events + rowLength.size + 2 * metricEvent.size) + stringBytes;
         ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         for (int header : new int[] {MAGIC, lines, events, rowLength.size, values.size, metricValue.size,
                 metricNameList.size(), endpointList.size(), stringBytes, 0}) {
@@ -508,7 +519,7 @@ final class BlockEvents {
             out.asLongBuffer().put(column.data, 0, column.size);
             out.position(out.position() + 8 * column.size);
         }
-        for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, rowLength, metricEvent,
+        for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, lineCrc, rowLength, metricEvent,
                 metricName}) {
             for (int k = 0; k < column.size; k++) {
                 out.putInt((int) column.data[k]);
