@@ -408,7 +408,7 @@ class FastJudgement:
         metric = predicting[fast.metric_line]
         return EventColumns(
             line=fast.line, ordinal=fast.ordinal,
-            endpoint=np.array([codes.setdefault(e, len(codes)) for e in fast.endpoint], dtype=np.int64),
+            endpoint=np.array([codes.setdefault(e, len(codes)) for e in fast.endpoints], dtype=np.int64)[fast.endpoint],
             time_ms=fast.time_ms, has_time=np.ones(n, dtype=bool), predictions=np.where(keep, fast.predictions, 0),
             latency_us=np.where(keep, fast.latency_us, 0), is_error=fast.is_error & keep, status=self.status,
             reason=self.reason, endpoints=[], metric_event=fast.metric_line[metric],
@@ -422,12 +422,15 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
     partials, samples = [], []
     line_rows = fast.first_row()
     line_crc = fast.line_crc if fast.line_crc is not None else line_crcs(raw_lines, fast.line)
-    by_endpoint: dict[str, list[int]] = {}
-    for i in predicting:
-        by_endpoint.setdefault(fast.endpoint[i].endpoint_id, []).append(i)
-    for endpoint_id, members in by_endpoint.items():
-        members = np.array(members, dtype=np.int64)
-        project = fast.endpoint[members[0]].project
+    id_codes: dict[str, int] = {}
+    id_code = np.array([id_codes.setdefault(e.endpoint_id, len(id_codes)) for e in fast.endpoints], dtype=np.int64)
+    group = id_code[fast.endpoint[predicting]]
+    _, first, group_size = np.unique(group, return_index=True, return_counts=True)
+    grouped, group_start = predicting[np.argsort(group, kind="stable")], np.cumsum(group_size) - group_size
+    for g in np.argsort(first):  # endpoints in the order of their first event, as the exact parser has them
+        members = grouped[group_start[g]:group_start[g] + group_size[g]]
+        endpoint = fast.endpoints[fast.endpoint[members[0]]]
+        endpoint_id, project = endpoint.endpoint_id, endpoint.project
         reference = features.reference_of(endpoint_id)
         row_counts = fast.row_offsets[members + 1] - fast.row_offsets[members]
         rows = ranges(fast.row_offsets[members], row_counts)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from udfs.events import END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_METRIC_NAME, Endpoint, EndpointCache, EventError
-from udfs.fast_parse import FastLines, concatenate, line_crcs, parse_fast, ranges
+from udfs.fast_parse import FastLines, concatenate, endpoint_codes, line_crcs, parse_fast, ranges
 
 MAGIC = 0x4D4D4532
 ENDPOINT_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")
@@ -143,9 +143,10 @@ def _checked(block: BlockEvents, endpoints: EndpointCache) -> FastLines:
     metric = (ok & success)[block.metric_event] & np.isfinite(block.metric_value) & name_ok[block.metric_name]
     line_rows = block.rows[taken]
     latency_us = np.trunc(np.clip(np.nan_to_num(latency[taken]), 0, 2.0 ** 53)).astype(np.int64)
+    endpoint, distinct = endpoint_codes(resolved, block.endpoint[taken])
     return FastLines(
         line=block.line[taken], ordinal=block.ordinal[taken],
-        endpoint=[resolved[e] for e in block.endpoint[taken].tolist()], time_ms=block.time_ms[taken],
+        endpoint=endpoint, endpoints=distinct, time_ms=block.time_ms[taken],
         predictions=np.where(block.is_error[taken], 0, line_rows),
         latency_us=np.where(block.is_error[taken], 0, latency_us), is_error=block.is_error[taken],
         row_offsets=np.concatenate([[0], np.cumsum(line_rows)]),

@@ -45,7 +45,7 @@ class FastLines:
 
     line: np.ndarray  # index of the event's line in the batch
     ordinal: np.ndarray  # 1-based position of the event in its line
-    endpoint: list[Endpoint]
+    endpoint: np.ndarray  # index into ``endpoints``
     time_ms: np.ndarray
     predictions: np.ndarray  # input rows
     latency_us: np.ndarray  # 0 for an error event
@@ -56,6 +56,7 @@ class FastLines:
     metric_line: np.ndarray  # custom metrics of successful events: index of the event here
     metric_name: np.ndarray
     metric_value: np.ndarray
+    endpoints: list[Endpoint]  # distinct
     line_crc: np.ndarray | None = None  # CRC-32 of each event's line, when the reader computed them
 
     def __len__(self) -> int:
@@ -83,19 +84,30 @@ class FastLines:
         metric = np.flatnonzero(metric_position >= 0)
         metric = metric[np.argsort(metric_position[metric], kind="stable")]  # in event order
         return FastLines(
-            line=self.line[index], ordinal=self.ordinal[index], endpoint=[self.endpoint[i] for i in index.tolist()],
+            line=self.line[index], ordinal=self.ordinal[index], endpoint=self.endpoint[index],
             time_ms=self.time_ms[index], predictions=self.predictions[index], latency_us=self.latency_us[index],
             is_error=self.is_error[index], row_offsets=np.concatenate([[0], np.cumsum(rows[index])]),
             value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_index])]),
             values=self.values[ranges(self.value_offsets[row_index], values_per_row[row_index])],
             metric_line=metric_position[metric], metric_name=self.metric_name[metric],
-            metric_value=self.metric_value[metric], line_crc=None if self.line_crc is None else self.line_crc[index])
+            metric_value=self.metric_value[metric], endpoints=self.endpoints,
+            line_crc=None if self.line_crc is None else self.line_crc[index])
 
     @staticmethod
     def empty() -> "FastLines":
-        return FastLines(np.zeros(0, np.int64), np.zeros(0, np.int64), [], *(np.zeros(0, np.int64) for _ in range(3)),
-                         np.zeros(0, bool), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(0),
-                         np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0))
+        return FastLines(*(np.zeros(0, np.int64) for _ in range(6)), np.zeros(0, bool), np.zeros(1, np.int64),
+                         np.zeros(1, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0),
+                         endpoints=[])
+
+
+def endpoint_codes(resolved: list[Endpoint | None], code: np.ndarray) -> tuple[np.ndarray, list[Endpoint]]:
+    """``code`` (indices into ``resolved``) renumbered into the endpoints that resolved, and those.
+
+    >>> endpoint_codes([None, "b", "c"], np.array([2, 1]))
+    (array([1, 0]), ['b', 'c'])
+    """
+    renumbered = np.cumsum([e is not None for e in resolved], dtype=np.int64) - 1
+    return renumbered[code], [e for e in resolved if e is not None]
 
 
 def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -222,8 +234,9 @@ def _times(when: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return time_ms, ok
 
 
-def _endpoints(table: pa.Table, endpoints: EndpointCache) -> tuple[list[Endpoint | None], np.ndarray]:
-    """Each line's endpoint, resolved once per distinct combination of base fields and labels."""
+def _endpoints(table: pa.Table, endpoints: EndpointCache) -> tuple[list[Endpoint | None], np.ndarray, np.ndarray]:
+    """The endpoints of the lines' distinct combinations of base fields and labels (None for
+    an invalid one), each line's index into them, and which lines the fast path may take."""
     n = table.num_rows
     columns = [_column(table, name) for name in _STRING_FIELDS]
     labels = _column(table, "labels")
@@ -249,9 +262,9 @@ def _endpoints(table: pa.Table, endpoints: EndpointCache) -> tuple[list[Endpoint
             resolved.append(endpoints.parse(obj))
         except EventError:
             resolved.append(None)
-    per_line = [resolved[k] for k in inverse.reshape(-1)]
-    ok &= np.array([e is not None for e in per_line], dtype=bool)
-    return per_line, ok
+    code = inverse.reshape(-1)
+    ok &= np.array([e is not None for e in resolved], dtype=bool)[code]
+    return resolved, code, ok
 
 
 def _metrics(table: pa.Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -302,7 +315,7 @@ def _null_sensitive(table: pa.Table, raw_lines: Sequence[bytes], indices: np.nda
 
 def _block(table: pa.Table, indices: np.ndarray, raw_lines: Sequence[bytes], endpoints: EndpointCache) -> FastLines:
     n = table.num_rows
-    endpoint, ok = _endpoints(table, endpoints)
+    resolved, endpoint, ok = _endpoints(table, endpoints)
     ok &= ~_null_sensitive(table, raw_lines, indices)
     time_ms, when_ok = _times(_column(table, "when"))
     ok &= when_ok
@@ -340,8 +353,9 @@ def _block(table: pa.Table, indices: np.ndarray, raw_lines: Sequence[bytes], end
     row_lengths = row_lengths_all[row_taken]
     values = rows.flatten().to_numpy(zero_copy_only=False)[value_taken]
     line_rows = predictions[taken]
+    endpoint, distinct = endpoint_codes(resolved, endpoint[taken])
     return FastLines(
-        line=indices[taken], ordinal=np.ones(len(taken), dtype=np.int64), endpoint=[endpoint[i] for i in taken],
+        line=indices[taken], ordinal=np.ones(len(taken), dtype=np.int64), endpoint=endpoint, endpoints=distinct,
         time_ms=time_ms[taken],
         predictions=np.where(is_error[taken], 0, line_rows), latency_us=np.where(is_error[taken], 0, latency[taken]),
         is_error=is_error[taken], row_offsets=np.concatenate([[0], np.cumsum(line_rows)]),
@@ -411,9 +425,13 @@ def concatenate(blocks: list[FastLines]) -> FastLines:
     line_base = np.cumsum([0] + [len(b) for b in blocks])
     row_base = np.cumsum([0] + [b.row_offsets[-1] for b in blocks])
     value_base = np.cumsum([0] + [b.value_offsets[-1] for b in blocks])
+    merged: dict[Endpoint, int] = {}
+    codes_of_blocks = [np.array([merged.setdefault(e, len(merged)) for e in b.endpoints], dtype=np.int64)
+                       for b in blocks]
     return FastLines(
         line=np.concatenate([b.line for b in blocks]), ordinal=np.concatenate([b.ordinal for b in blocks]),
-        endpoint=[e for b in blocks for e in b.endpoint],
+        endpoint=np.concatenate([codes[b.endpoint] for b, codes in zip(blocks, codes_of_blocks)]),
+        endpoints=list(merged),
         time_ms=np.concatenate([b.time_ms for b in blocks]), predictions=np.concatenate([b.predictions for b in blocks]),
         latency_us=np.concatenate([b.latency_us for b in blocks]), is_error=np.concatenate([b.is_error for b in blocks]),
         row_offsets=np.concatenate([[0]] + [b.row_offsets[1:] + row_base[k] for k, b in enumerate(blocks)]),
