@@ -55,7 +55,7 @@ from modelmon.reference import JobReferences, load_references, registrations_see
 from pipelines.line_blocks import line_block_jar
 from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
-from pipelines.store_sink import MANY_TABLES, StoreWriter
+from pipelines.store_sink import MANY_TABLES, STORE_ROW, StoreWriter, store_row
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
@@ -133,7 +133,6 @@ class ParsePredictionMessages(_PredictionParser):
         return pd.DataFrame({"time_ms": np.full(len(raw), output.time_ms, dtype=np.int64), "batch": batches})
 
 
-STORE_ROW = Types.ROW_NAMED(["target", "payload"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
 FEATURE_PARTIALS = OutputTag("feature-partials", Types.ROW_NAMED(
     ["project", "endpoint_id", "partials"],  # partials: [(window start, FeatureSummary bytes)]
     [Types.STRING(), Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
@@ -159,9 +158,9 @@ class RouteBatch(ProcessFunction):
         for (project, endpoint_id), partials in by_endpoint_partials.items():
             yield FEATURE_PARTIALS, Row(project, endpoint_id, partials)
         if output.dead_letters:
-            yield STORE_ROWS, Row("invalid_events", output.dead_letters)
+            yield STORE_ROWS, store_row("invalid_events", output.dead_letters)
         if output.samples.num_rows:
-            yield STORE_ROWS, Row("incoming_features", output.samples)
+            yield STORE_ROWS, store_row("incoming_features", output.samples)
 
 
 def merge_into(held_by_start: dict[int, list], start: int, record, same: Callable[[Any], bool]) -> None:
@@ -222,7 +221,7 @@ class MetricWindows(KeyedProcessFunction):
                 continue
             tables = rows_at(state, end, self.slide_ms, WINDOW_SIZES_MS)
             if any(tables.values()):
-                yield Row(MANY_TABLES, {table: rows for table, rows in tables.items() if rows})
+                yield store_row(MANY_TABLES, {table: rows for table, rows in tables.items() if rows})
             emitted = end
             end += self.slice_ms
             state = {start: held for start, held in state.items() if start >= end - self.retention_ms}
@@ -294,7 +293,7 @@ class FeatureWindows(KeyedProcessFunction):
                 tables["feature_histograms"] = histogram_rows(
                     project, endpoint_id, end - self.window_ms, self.window_ms, closed,
                     lambda reference_id: self.references.version(endpoint_id, reference_id))
-            yield Row(MANY_TABLES, tables)
+            yield store_row(MANY_TABLES, tables)
             last = end
             end += self.window_ms
         if last is not None:
