@@ -1,21 +1,33 @@
 """The Kafka source as far as this machine can check it (no broker, no connector jar): the
 generated DDL uses the Kafka SQL connector's documented options, a missing jar stops the
-command with a message naming it, and the tracker client writes events the job parses."""
+command with a message naming it, the tracker client writes events the job parses, and
+messages (one line per row) parse in the job's Arrow batches as they would in one batch."""
 
 from __future__ import annotations
 
+import pickle
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+from pyflink.table.udf import udf
 
 from modelmon.config import Config
+from modelmon.reference import JobReferences
+from modelmon.simulator import simulate
+from pipelines.monitoring_job import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
 from modelmon.tracker import Tracker
 from pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
 from tests.environment import child_environment
-from udfs.events import LatenessTracker, parse_lines
+from udfs.batches import BatchOutput, parse_batch
+from udfs.events import EndpointCache, LatenessTracker, parse_lines
+from udfs.features import FeatureSettings
+from udfs.histograms import FeatureSummary
 
 # The Kafka SQL connector's table options (Flink's Kafka connector documentation, 'Connector
 # Options'), with the documented values of the enumerated ones; properties.* are passed through.
@@ -111,3 +123,53 @@ def test_a_kafka_sink_without_the_client_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "kafka", None)  # as when modelmon[kafka] is not installed
     with pytest.raises(ValueError, match=re.escape("pip install 'modelmon[kafka]'")):
         Tracker("kafka://127.0.0.1:9/predictions", function_uri="fraud/serving", model="xgb")
+
+
+def _totals(outputs: list[BatchOutput]) -> dict:
+    """What batching must not change: counts per endpoint, feature values per endpoint and
+    window, dead letters, sampled rows."""
+    counts: Counter = Counter()
+    for output in outputs:
+        for s in output.slices:
+            counts[s.endpoint_id, "requests"] += s.requests
+            counts[s.endpoint_id, "predictions"] += s.predictions
+            counts[s.endpoint_id, "errors"] += s.errors
+        for _, endpoint_id, window_start, data in output.partials:
+            counts[endpoint_id, window_start] += int(FeatureSummary.from_bytes(data).count.sum())
+    return {"counts": counts, "latest": max(output.time_ms for output in outputs),
+            "dead letters": sorted((d["reason"], d["raw"]) for output in outputs for d in output.dead_letters),
+            "sampled rows": sorted(key for output in outputs for key in output.samples.column("row_key").to_pylist())}
+
+
+def test_messages_parse_in_arrow_batches_as_they_would_in_one_batch(tmp_path):
+    """Kafka's rows, one raw message each, reach the pandas parser in Arrow batches of
+    ``parse_batch_lines``; Flink's ``raw`` format over a file gives the same rows here."""
+    simulate(tmp_path / "spool", 2_500, endpoints=3, features=3, seed=7,
+             start=datetime.now(timezone.utc) - timedelta(minutes=30))
+    lines = [line for path in sorted((tmp_path / "spool").glob("*.jsonl")) for line in path.read_bytes().splitlines()]
+    lines[100:100] = [b"not json", b"", b'{"function_uri": "x/y", "model": "m", "when": "yesterday"}']
+    (tmp_path / "messages.raw").write_bytes(b"\n".join(lines))
+    config = Config(parse_batch_lines=1_000)
+    # As a worker process sees references (the snapshot alone: none here), so no store opens.
+    references = JobReferences(config.store, 60.0, {}, None, builder_pid=-1)
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("python.fn-execution.arrow.batch.size", str(config.parse_batch_lines))
+    t_env.get_config().set("python.executable", sys.executable)
+    t_env.create_temporary_function("parse", udf(ParsePredictionMessages(config, None, references),
+                                                 result_type=PARSED_BATCH_TYPE, func_type="pandas"))
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE messages (payload BYTES) WITH ('connector' = 'filesystem', "
+                      f"'path' = '{tmp_path / 'messages.raw'}', 'format' = 'raw')")
+    with t_env.execute_sql("SELECT p.batch FROM (SELECT parse(payload) AS p FROM messages)").collect() as rows:
+        batches = [row[0] for row in rows]
+    assert len(batches) == len(lines)  # one row out per message; the batch's output on its last row
+    outputs = [pickle.loads(bytes(batch)) for batch in batches if batch is not None]
+    assert len(outputs) >= 3  # 2,503 messages in batches of at most 1,000
+
+    whole = parse_batch(lines, LatenessTracker(None, config.future_tolerance_seconds * 1000),
+                        FeatureSettings(config.feature_window_seconds * 1000, {}.get, config.feature_sample_every),
+                        EndpointCache(), job_slice_ms(config), config.dead_letter_max_chars)
+    expected = _totals([whole])
+    assert len(expected["dead letters"]) == 3 and sum(expected["counts"].values()) > 2_500
+    assert _totals(outputs) == expected
