@@ -519,8 +519,8 @@ final class BlockEvents {
             out.asLongBuffer().put(column.data, 0, column.size);
             out.position(out.position() + 8 * column.size);
         }
-        for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, lineCrc, rowLength, metricEvent,
-                metricName}) {
+        for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, lineCrc, rowLength,
+                metricEvent, metricName}) {
             for (int k = 0; k < column.size; k++) {
                 out.putInt((int) column.data[k]);
             }
