@@ -20,8 +20,8 @@ from pyflink.table.udf import udf
 from modelmon.config import Config
 from modelmon.reference import JobReferences
 from modelmon.simulator import simulate
-from pipelines.monitoring_job import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
 from modelmon.tracker import Tracker
+from pipelines.monitoring_job import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
 from pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
 from tests.environment import child_environment
 from udfs.batches import BatchOutput, parse_batch
