@@ -26,7 +26,7 @@ import pyarrow as pa
 from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
                          ParsedLines, parse_lines)
 from udfs.block_events import parse_blocks
-from udfs.fast_parse import FastLines, line_crcs, parse_fast, ranges
+from udfs.fast_parse import FastLines, parse_fast, ranges
 from udfs.features import FeatureSettings
 from udfs.histograms import MAX_FEATURES, feature_names, summarize
 
@@ -421,7 +421,6 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
     :class:`udfs.features.FeatureCollector` makes them."""
     partials, samples = [], []
     line_rows = fast.first_row()
-    line_crc = fast.line_crc if fast.line_crc is not None else line_crcs(raw_lines, fast.line)
     id_codes: dict[str, int] = {}
     id_code = np.array([id_codes.setdefault(e.endpoint_id, len(id_codes)) for e in fast.endpoints], dtype=np.int64)
     group = id_code[fast.endpoint[predicting]]
@@ -445,7 +444,7 @@ def fast_features(fast: FastLines, predicting: np.ndarray, raw_lines: Sequence[b
         partials += [(project, endpoint_id, int(start), summary.to_bytes())
                      for start, summary in zip(starts, summaries)]
         if features.sample_every:
-            samples += _sampled_rows(fast, members, row_counts, line_rows[members], line_crc[members], raw_lines,
+            samples += _sampled_rows(fast, members, row_counts, line_rows[members], fast.line_crc[members], raw_lines,
                                      features.sample_every, project, endpoint_id, feature_names(reference, width),
                                      values)
     return partials, samples

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from udfs.events import END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_METRIC_NAME, Endpoint, EndpointCache, EventError
-from udfs.fast_parse import FastLines, concatenate, endpoint_codes, line_crcs, parse_fast, ranges
+from udfs.fast_parse import FastLines, concatenate, endpoint_codes, parse_fast, ranges
 
 MAGIC = 0x4D4D4532
 ENDPOINT_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")
@@ -110,7 +110,6 @@ def parse_blocks(raw_lines: Sequence[bytes], columns: Sequence[bytes], endpoints
     rest = np.setdiff1d(np.arange(len(raw_lines)), java.line)
     python = parse_fast([raw_lines[i] for i in rest], endpoints)
     python.line = rest[python.line]
-    python.line_crc = line_crcs(raw_lines, python.line)
     both = concatenate([java, python])
     return both.take(np.lexsort((both.ordinal, both.line)))
 

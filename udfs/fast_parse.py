@@ -57,7 +57,7 @@ class FastLines:
     metric_name: np.ndarray
     metric_value: np.ndarray
     endpoints: list[Endpoint]  # distinct
-    line_crc: np.ndarray | None = None  # CRC-32 of each event's line, when the reader computed them
+    line_crc: np.ndarray | None = None  # uint32 CRC-32 of each event's line (None only within parse_fast)
 
     def __len__(self) -> int:
         return len(self.line)
@@ -97,7 +97,7 @@ class FastLines:
     def empty() -> "FastLines":
         return FastLines(*(np.zeros(0, np.int64) for _ in range(6)), np.zeros(0, bool), np.zeros(1, np.int64),
                          np.zeros(1, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0),
-                         endpoints=[])
+                         endpoints=[], line_crc=np.zeros(0, np.uint32))
 
 
 def endpoint_codes(resolved: list[Endpoint | None], code: np.ndarray) -> tuple[np.ndarray, list[Endpoint]]:
@@ -415,7 +415,9 @@ def parse_fast(raw_lines: Sequence[bytes], endpoints: EndpointCache) -> FastLine
     fast.ordinal = ordinal[fast.line]
     fast.line = origin[fast.line]
     whole = taken_events[fast.line] == events_of_line[fast.line]
-    return fast if whole.all() else fast.select(whole)
+    fast = fast if whole.all() else fast.select(whole)
+    fast.line_crc = line_crcs(raw_lines, fast.line)
+    return fast
 
 
 def concatenate(blocks: list[FastLines]) -> FastLines:
