@@ -13,20 +13,16 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.zip.CRC32;
-
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFeature;
 
 /**
  * The plain lines of a block (one event, or a batch of them), read into columns in Java: one
- * Jackson pass per line instead of a Python one, on the source's reader thread.
+ * scan per line ({@link JsonCursor}) instead of a Python parse, on the source's reader thread.
  *
  * <p>Only lines of one shape are taken: ASCII, one object, the MLRun fields with the types MLRun
  * writes ({@code when} in MLRun's own format, {@code request.inputs} a non-empty list of lists
- * of numbers, string labels, numeric metrics, no key twice; a batch's {@code headers} before its
+ * of numbers, string labels, numeric metrics, no key read twice; a batch's {@code headers} before its
  * {@code values}). Every other line is left out, and the Python parser reads it from the block
  * as before. Python also makes the checks that need no second look at the line (endpoint
  * identity, time range, latency, outputs) and reads a line that fails one itself. So a line
@@ -47,18 +43,30 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFea
 final class BlockEvents {
     static final int MAGIC = 0x4d4d4532;
     static final String[] ENDPOINT_FIELDS = {"class", "model", "version", "function_uri", "project", "endpoint_id"};
-    private static final Map<String, Integer> FIELD_INDEX = new HashMap<>();
-    static {
-        for (int f = 0; f < ENDPOINT_FIELDS.length; f++) {
-            FIELD_INDEX.put(ENDPOINT_FIELDS[f], f);
-        }
-    }
     /** udfs.events.BATCH_HEADER_FIELDS: an event's own fields, which a batch's headers may name. */
-    static final List<String> BATCH_FIELDS = List.of("request", "op", "resp", "when", "microsec", "metrics", "error");
+    static final String[] BATCH_FIELDS = {"request", "op", "resp", "when", "microsec", "metrics", "error"};
+    private static final int REQUEST = 0;
+    private static final int OP = 1;
+    private static final int RESP = 2;
+    private static final int WHEN = 3;
+    private static final int MICROSEC = 4;
+    private static final int METRICS = 5;
+    private static final int ERROR = 6;
+    /** The keys of a line whose values are read: ENDPOINT_FIELDS, labels, headers, values, BATCH_FIELDS. */
+    private static final String[] LINE_KEYS = new String[ENDPOINT_FIELDS.length + 3 + BATCH_FIELDS.length];
+    private static final int LABELS = ENDPOINT_FIELDS.length;
+    private static final int HEADERS = LABELS + 1;
+    private static final int VALUES = LABELS + 2;
+    private static final int FIRST_EVENT_FIELD = LABELS + 3;
+    static {
+        System.arraycopy(ENDPOINT_FIELDS, 0, LINE_KEYS, 0, ENDPOINT_FIELDS.length);
+        LINE_KEYS[LABELS] = "labels";
+        LINE_KEYS[HEADERS] = "headers";
+        LINE_KEYS[VALUES] = "values";
+        System.arraycopy(BATCH_FIELDS, 0, LINE_KEYS, FIRST_EVENT_FIELD, BATCH_FIELDS.length);
+    }
     static final int MAX_CUSTOM_METRICS = 100;  // udfs.events.MAX_CUSTOM_METRICS: a line with more is left out
     private static final int EARLIEST_YEAR = 1970;
-    private static final JsonFactory JSON = JsonFactory.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION, StreamReadFeature.USE_FAST_DOUBLE_PARSER).build();
 
     private final Column timeMs = new Column();
     private final Column microsec = new Column();  // double bits
@@ -82,10 +90,32 @@ final class BlockEvents {
     private final List<String> metricNameList = new ArrayList<>();
     private final List<String[]> endpointList = new ArrayList<>();
     private final CRC32 crc = new CRC32();
+    private final JsonCursor json = new JsonCursor();
 
     // the line being read
     private final String[] fields = new String[ENDPOINT_FIELDS.length];
-    private final List<String> labels = new ArrayList<>();
+    private final List<String> labels = new ArrayList<>();  // key, value, key, value, ...
+    private int lineIndex;
+    private int lineKeys;  // bit set of the LINE_KEYS read
+    private int[] headers;  // BATCH_FIELDS indexes; null for a line that is one event
+    private final int[] headerFields = new int[BATCH_FIELDS.length];
+    private int headerCount;
+    private int batchEvents;
+    private boolean eventFields;  // an event field outside a batch's rows
+    private int rowField;  // the batch row's next header
+    // what reads each member or element of the line's objects and arrays (made once: a method
+    // reference allocates where it is evaluated)
+    private final BooleanSupplier lineMember = this::readLineMember;
+    private final BooleanSupplier labelMember = this::readLabel;
+    private final BooleanSupplier header = this::readHeader;
+    private final BooleanSupplier batchRow = this::readBatchRow;
+    private final BooleanSupplier batchValue = this::readBatchValue;
+    private final BooleanSupplier requestMember = this::readRequestMember;
+    private final BooleanSupplier responseMember = this::readResponseMember;
+    private final BooleanSupplier output = this::countOutput;
+    private final BooleanSupplier metric = this::readMetric;
+    private final BooleanSupplier inputRow = this::readInputRow;
+    private final BooleanSupplier inputValue = this::readInputValue;
     // the event being read
     private long eventTime;
     private double eventLatency;
@@ -131,10 +161,14 @@ final class BlockEvents {
         for (int c = 0; c < columns.length; c++) {
             lineStart[c] = columns[c].size;
         }
+        json.reset(bytes, from, to);
         boolean taken;
-        try (JsonParser parser = JSON.createParser(bytes, from, to - from)) {
-            taken = readObject(parser, index) && parser.nextToken() == null && hasNoSurrogates();
-        } catch (IOException | RuntimeException unreadable) {
+        try {
+            taken = readObject(index) && json.atEnd();
+        } catch (RuntimeException notTaken) {
+            if (notTaken != JsonCursor.NOT_TAKEN) {
+                throw notTaken;
+            }
             taken = false;
         }
         if (!taken) {
@@ -158,110 +192,110 @@ final class BlockEvents {
 
     /**
      * Reads a line's object: one event, or a batch ({@code headers} before {@code values}, no
-     * event field outside them); false for a line Python must read.
+     * event field outside them); false for a line Python must read. A key whose value is kept
+     * may appear once only (Python's last one would win); other keys are skipped as Python
+     * ignores them, however often they come.
      */
-    private boolean readObject(JsonParser parser, int index) throws IOException {
-        if (parser.nextToken() != JsonToken.START_OBJECT) {
-            return false;
-        }
+    private boolean readObject(int index) {
         Arrays.fill(fields, null);
         labels.clear();
-        String[] headers = null;
-        boolean batch = false;
-        boolean eventFields = false;
+        lineIndex = index;
+        lineKeys = 0;
+        headers = null;
+        batchEvents = 0;
+        eventFields = false;
         startEvent();
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-            String name = parser.currentName();
-            JsonToken value = parser.nextToken();
-            Integer field = FIELD_INDEX.get(name);
-            if (field != null) {
-                if (value != JsonToken.VALUE_STRING) {
-                    return false;
-                }
-                fields[field] = parser.getText();
-            } else if (name.equals("labels")) {
-                if (!readLabels(parser, value)) {
-                    return false;
-                }
-            } else if (name.equals("headers")) {
-                if ((headers = readHeaders(parser, value)) == null) {
-                    return false;
-                }
-            } else if (name.equals("values")) {
-                if (headers == null || !readBatch(parser, value, headers, index)) {
-                    return false;
-                }
-                batch = true;
-            } else if (BATCH_FIELDS.contains(name)) {
-                eventFields |= !name.equals("op");
-                if (!readEventField(parser, name, value)) {
-                    return false;
-                }
-            } else {
-                parser.skipChildren();
-            }
+        if (!json.object(lineMember)) {
+            return false;
         }
         if (headers != null) {
-            return batch && !eventFields;
+            return batchEvents > 0 && !eventFields;
         }
         return endEvent(index, 1);
     }
 
-    private boolean readLabels(JsonParser parser, JsonToken value) throws IOException {
-        if (value != JsonToken.START_OBJECT) {
+    private boolean readLineMember() {
+        int key = json.textIndex(LINE_KEYS);
+        if (key < 0) {
+            json.skip();
+            return true;
+        }
+        if ((lineKeys & 1 << key) != 0) {
             return false;
         }
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-            String key = parser.currentName();
-            if (parser.nextToken() != JsonToken.VALUE_STRING) {
-                return false;
-            }
-            labels.add(key);
-            labels.add(parser.getText());
+        lineKeys |= 1 << key;
+        if (key < ENDPOINT_FIELDS.length) {
+            return (fields[key] = stringValue()) != null;
+        } else if (key == LABELS) {
+            return json.object(labelMember);
+        } else if (key == HEADERS) {
+            return (headers = readHeaders()) != null;
+        } else if (key == VALUES) {
+            return headers != null && json.array(batchRow) && batchEvents > 0;
         }
+        int field = key - FIRST_EVENT_FIELD;
+        eventFields |= field != OP;
+        return readEventField(field);
+    }
+
+    /** The next value's text if it is a string, else null. */
+    private String stringValue() {
+        if (json.next() != '"') {
+            return null;
+        }
+        json.string();
+        return json.text();
+    }
+
+    private boolean readLabel() {
+        String key = json.text();
+        for (int i = 0; i < labels.size(); i += 2) {
+            if (labels.get(i).equals(key)) {
+                return false;  // a key twice: Python keeps the last
+            }
+        }
+        String value = stringValue();
+        if (value == null) {
+            return false;
+        }
+        labels.add(key);
+        labels.add(value);
         return true;
     }
 
-    /** Distinct names of event fields; null for anything else. */
-    private static String[] readHeaders(JsonParser parser, JsonToken value) throws IOException {
-        if (value != JsonToken.START_ARRAY) {
-            return null;
-        }
-        List<String> headers = new ArrayList<>();
-        JsonToken token;
-        while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
-            String header = token == JsonToken.VALUE_STRING ? parser.getText() : null;
-            if (header == null || !BATCH_FIELDS.contains(header) || headers.contains(header)) {
-                return null;
-            }
-            headers.add(header);
-        }
-        return headers.isEmpty() ? null : headers.toArray(new String[0]);
+    /** Distinct names of event fields, as BATCH_FIELDS indexes; null for anything else. */
+    private int[] readHeaders() {
+        headerCount = 0;
+        return json.array(header) && headerCount > 0 ? Arrays.copyOf(headerFields, headerCount) : null;
     }
 
-    /** A batch's rows, each as many values as headers, at least one row. */
-    private boolean readBatch(JsonParser parser, JsonToken value, String[] headers, int index) throws IOException {
-        if (value != JsonToken.START_ARRAY) {
+    private boolean readHeader() {
+        if (json.next() != '"') {
             return false;
         }
-        int count = 0;
-        JsonToken row;
-        while ((row = parser.nextToken()) != JsonToken.END_ARRAY) {
-            if (row != JsonToken.START_ARRAY) {
-                return false;
-            }
-            startEvent();
-            for (String header : headers) {
-                JsonToken field = parser.nextToken();
-                if (field == JsonToken.END_ARRAY || !readEventField(parser, header, field)) {
-                    return false;
-                }
-            }
-            if (parser.nextToken() != JsonToken.END_ARRAY || !endEvent(index, ++count)) {
+        json.string();
+        int field = json.textIndex(BATCH_FIELDS);
+        if (field < 0) {
+            return false;
+        }
+        for (int h = 0; h < headerCount; h++) {
+            if (headerFields[h] == field) {
                 return false;
             }
         }
-        return count > 0;
+        headerFields[headerCount++] = field;
+        return true;
+    }
+
+    /** A batch's row: as many values as headers. */
+    private boolean readBatchRow() {
+        startEvent();
+        rowField = 0;
+        return json.array(batchValue) && rowField == headers.length && endEvent(lineIndex, ++batchEvents);
+    }
+
+    private boolean readBatchValue() {
+        return rowField < headers.length && readEventField(headers[rowField++]);
     }
 
     private void startEvent() {
@@ -274,79 +308,105 @@ final class BlockEvents {
         eventMetrics = 0;
     }
 
-    /** One field of an event; false when its value is not of the shape MLRun writes. */
-    private boolean readEventField(JsonParser parser, String name, JsonToken value) throws IOException {
-        switch (name) {
-            case "when":
-                return value == JsonToken.VALUE_STRING
-                        && (eventTime = mlrunTime(parser.getText())) != Long.MIN_VALUE;
-            case "microsec":
-                eventLatency = number(parser, value);
-                return value == JsonToken.VALUE_NULL || !Double.isNaN(eventLatency);
-            case "error":
-                eventError = value == JsonToken.VALUE_STRING;
-                return eventError || value == JsonToken.VALUE_NULL;
-            case "request":
-                if (value != JsonToken.START_OBJECT) {
-                    return false;
+    /** One field of an event (a BATCH_FIELDS index); false when its value is not of the shape MLRun writes. */
+    private boolean readEventField(int field) {
+        switch (field) {
+            case WHEN:
+                String when = stringValue();
+                return when != null && (eventTime = mlrunTime(when)) != Long.MIN_VALUE;
+            case MICROSEC:
+                if (json.consumeNull()) {
+                    return true;  // eventLatency stays NaN
                 }
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                    if (parser.currentName().equals("inputs")) {
-                        if (!readInputs(parser)) {
-                            return false;
-                        }
-                        eventInputs = true;
-                    } else {
-                        parser.nextToken();
-                        parser.skipChildren();
-                    }
-                }
-                return true;
-            case "resp":
-                if (value != JsonToken.START_OBJECT) {
-                    return value == JsonToken.VALUE_NULL;  // as absent: an error's
-                }
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                    boolean isOutputs = parser.currentName().equals("outputs");
-                    JsonToken child = parser.nextToken();
-                    if (!isOutputs) {
-                        parser.skipChildren();
-                    } else if (child != JsonToken.START_ARRAY) {
-                        return false;
-                    } else {
-                        eventOutputs = 0;
-                        while (parser.nextToken() != JsonToken.END_ARRAY) {
-                            parser.skipChildren();
-                            eventOutputs++;
-                        }
-                    }
-                }
-                return true;
-            case "metrics":
-                if (value == JsonToken.VALUE_NULL) {
-                    return true;
-                }
-                if (value != JsonToken.START_OBJECT) {
-                    return false;
-                }
-                while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                    String key = parser.currentName();
-                    double number = number(parser, parser.nextToken());
-                    if (Double.isNaN(number) || ++eventMetrics > MAX_CUSTOM_METRICS || hasSurrogate(key)) {
-                        return false;
-                    }
-                    metricEvent.add(line.size);  // the index this event gets
-                    metricName.add(metricNames.computeIfAbsent(key, unused -> {
-                        metricNameList.add(key);
-                        return metricNameList.size() - 1;
-                    }));
-                    metricValue.add(Double.doubleToRawLongBits(number));
-                }
-                return true;
-            default:  // op
-                parser.skipChildren();
+                eventLatency = json.number();
+                return !Double.isNaN(eventLatency);
+            case ERROR:
+                eventError = stringValue() != null;
+                return eventError || json.consumeNull();
+            case REQUEST:
+                return json.object(requestMember);
+            case RESP:
+                return json.consumeNull() || json.object(responseMember);  // null: as absent, an error's
+            case METRICS:
+                return json.consumeNull() || json.object(metric);
+            default:  // OP
+                json.skip();
                 return true;
         }
+    }
+
+    /** A member of {@code request}: its {@code inputs} are read, once. */
+    private boolean readRequestMember() {
+        if (!json.textIs("inputs")) {
+            json.skip();
+            return true;
+        }
+        int rowsBefore = rowLength.size;
+        if (eventInputs || !json.array(inputRow)) {
+            return false;
+        }
+        eventInputs = true;
+        return rowLength.size > rowsBefore;  // at least one row
+    }
+
+    /** A member of {@code resp}: its {@code outputs}, if there, are a list, counted once. */
+    private boolean readResponseMember() {
+        if (!json.textIs("outputs")) {
+            json.skip();
+            return true;
+        }
+        if (eventOutputs >= 0) {
+            return false;
+        }
+        eventOutputs = 0;
+        return json.array(output);
+    }
+
+    private boolean countOutput() {
+        json.skip();
+        eventOutputs++;
+        return true;
+    }
+
+    /** A member of {@code metrics}: a number under a name this event has not used, at most MAX_CUSTOM_METRICS. */
+    private boolean readMetric() {
+        String key = json.text();
+        double number = json.number();
+        if (Double.isNaN(number) || ++eventMetrics > MAX_CUSTOM_METRICS) {
+            return false;
+        }
+        int name = metricNames.computeIfAbsent(key, unused -> {
+            metricNameList.add(key);
+            return metricNameList.size() - 1;
+        });
+        for (int m = metricName.size - eventMetrics + 1; m < metricName.size; m++) {
+            if (metricName.data[m] == name) {
+                return false;  // a key twice: Python keeps the last
+            }
+        }
+        metricEvent.add(line.size);  // the index this event gets
+        metricName.add(name);
+        metricValue.add(Double.doubleToRawLongBits(number));
+        return true;
+    }
+
+    /** A row of {@code request.inputs}: {@code [number, ...]}, no null or infinite value. */
+    private boolean readInputRow() {
+        int valuesBefore = values.size;
+        if (!json.array(inputValue)) {
+            return false;
+        }
+        rowLength.add(values.size - valuesBefore);
+        return true;
+    }
+
+    private boolean readInputValue() {
+        double value = json.number();
+        if (Double.isNaN(value) || Double.isInfinite(value)) {
+            return false;
+        }
+        values.add(Double.doubleToRawLongBits(value));
+        return true;
     }
 
     /** Adds the event read since {@link #startEvent()}, if it has a time and inputs. */
@@ -362,65 +422,6 @@ final class BlockEvents {
         outputs.add(eventOutputs);
         rows.add(rowLength.size - eventRowsStart);
         return true;
-    }
-
-    /** A JSON number as a double; NaN for anything else (null, a string, an integer past 64 bits). */
-    private static double number(JsonParser parser, JsonToken token) throws IOException {
-        if (token == JsonToken.VALUE_NUMBER_INT) {
-            return parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? Double.NaN : parser.getLongValue();
-        }
-        return token == JsonToken.VALUE_NUMBER_FLOAT ? parser.getDoubleValue() : Double.NaN;
-    }
-
-    /** {@code [[number, ...], ...]}, at least one row; no null row or value, no infinite value. */
-    private boolean readInputs(JsonParser parser) throws IOException {
-        if (parser.nextToken() != JsonToken.START_ARRAY) {
-            return false;
-        }
-        int count = 0;
-        JsonToken row;
-        while ((row = parser.nextToken()) != JsonToken.END_ARRAY) {
-            if (row != JsonToken.START_ARRAY) {
-                return false;
-            }
-            int length = 0;
-            JsonToken token;
-            while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
-                double value = number(parser, token);
-                if (Double.isNaN(value) || Double.isInfinite(value)) {
-                    return false;
-                }
-                values.add(Double.doubleToRawLongBits(value));
-                length++;
-            }
-            rowLength.add(length);
-            count++;
-        }
-        return count > 0;
-    }
-
-    /** Lone surrogates (from \\u escapes) have no UTF-8: Python reads such lines. */
-    private boolean hasNoSurrogates() {
-        for (String text : fields) {
-            if (text != null && hasSurrogate(text)) {
-                return false;
-            }
-        }
-        for (String text : labels) {
-            if (hasSurrogate(text)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean hasSurrogate(String text) {
-        for (int i = 0; i < text.length(); i++) {
-            if (Character.isSurrogate(text.charAt(i))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
