@@ -138,13 +138,25 @@ final class BlockEvents {
         int start = from;
         while (start < to) {
             int end = start;
-            int bits = 0;  // negative when a byte is not ASCII
+            long highBits = 0;  // not 0 when a byte is not ASCII
+            while (to - end >= 8) {  // 8 bytes at a time to the line's end
+                long word = (long) JsonCursor.WORDS.get(block, end);
+                long newlines = JsonCursor.bytesEqual(word, '\n');
+                if (newlines != 0) {
+                    int before = Long.numberOfTrailingZeros(newlines) >>> 3;
+                    highBits |= word & ((1L << 8 * before) - 1) & JsonCursor.HIGH_BITS;
+                    end += before;
+                    break;
+                }
+                highBits |= word & JsonCursor.HIGH_BITS;
+                end += 8;
+            }
             while (end < to && block[end] != '\n') {
-                bits |= block[end];
+                highBits |= block[end] & 0x80;
                 end++;
             }
             int lineEnd = end > start && block[end - 1] == '\r' ? end - 1 : end;
-            if (bits >= 0) {  // a line that is not ASCII is left to Python
+            if (highBits == 0) {  // a line that is not ASCII is left to Python
                 readLine(block, start, lineEnd, lines);
             }
             lines++;

@@ -1,5 +1,8 @@
 package modelmon.flink;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.function.BooleanSupplier;
 
@@ -20,6 +23,10 @@ final class JsonCursor {
     static final RuntimeException NOT_TAKEN = new RuntimeException("not taken", null, false, false) {
     };
     static final int MAX_DEPTH = 64;
+    /** Eight bytes at a time, as a little-endian long (JIT-compiled to one load). */
+    static final VarHandle WORDS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    static final long ONES = 0x0101010101010101L;
+    static final long HIGH_BITS = 0x8080808080808080L;
     private static final double[] POWERS_OF_TEN = new double[23];
     static {
         POWERS_OF_TEN[0] = 1;
@@ -132,11 +139,29 @@ final class JsonCursor {
         return true;
     }
 
+    /**
+     * The high bit of each byte of {@code word} equal to {@code c} (ASCII); bytes above the
+     * first match may be flagged too, so only the lowest flag is exact.
+     */
+    static long bytesEqual(long word, char c) {
+        long x = word ^ (ONES * c);
+        return (x - ONES) & ~x & HIGH_BITS;
+    }
+
     /** Scans a string, which must come next; {@link #text()} and {@link #textIs} then look at it. */
     void string() {
         expect('"');
         textStart = pos;
         decoded = null;
+        while (end - pos >= 8) {  // to the first byte that ends the plain run, 8 at a time
+            long word = (long) WORDS.get(bytes, pos);
+            long stops = bytesEqual(word, '"') | bytesEqual(word, '\\') | ((word - ONES * 0x20) & ~word & HIGH_BITS);
+            if (stops != 0) {
+                pos += Long.numberOfTrailingZeros(stops) >>> 3;
+                break;
+            }
+            pos += 8;
+        }
         while (true) {
             if (pos == end) {
                 throw NOT_TAKEN;
