@@ -47,10 +47,13 @@ final class JsonCursor {
     private int significant;
     private final StringBuilder unescaped = new StringBuilder();
     private int depth;  // of the containers being skipped
+    // made once, as BlockEvents' readers are: a capturing lambda allocates where it is evaluated
     private final BooleanSupplier skipped = () -> {
         skip();
         return true;
     };
+    private final BooleanSupplier skippedObject = () -> object(skipped);
+    private final BooleanSupplier skippedArray = () -> array(skipped);
 
     void reset(byte[] line, int from, int to) {
         bytes = line;
@@ -280,7 +283,7 @@ final class JsonCursor {
      */
     double number() {
         byte first = next();
-        if (first != '-' && (first < '0' || first > '9')) {
+        if (!startsNumber(first)) {
             skip();
             return Double.NaN;
         }
@@ -368,10 +371,10 @@ final class JsonCursor {
                 string();
                 return;
             case '{':
-                nested(() -> object(skipped));
+                nested(skippedObject);
                 return;
             case '[':
-                nested(() -> array(skipped));
+                nested(skippedArray);
                 return;
             case 't':
                 literal("true");
@@ -383,12 +386,15 @@ final class JsonCursor {
                 literal("null");
                 return;
             default:
-                byte first = next();
-                if (first != '-' && (first < '0' || first > '9')) {
+                if (!startsNumber(next())) {
                     throw NOT_TAKEN;
                 }
                 number();
         }
+    }
+
+    private static boolean startsNumber(byte b) {
+        return b == '-' || b >= '0' && b <= '9';
     }
 
     /** Skips an object or array, one level deeper. */
