@@ -127,13 +127,25 @@ ARROW_TABLES: dict[str, pa.Schema] = {"incoming_features": SAMPLE_SCHEMA}
 TABLES = (*ROW_TABLES, *ARROW_TABLES)  # every table the job writes
 
 
-class StoreSink:
-    """Per-table buffers of converted rows, inserted when full or on :meth:`flush`; connects to
-    the store on the first insert and again after :meth:`reset`."""
+# Rows of one table in one insert at most, which bounds the memory of a write of many waiting
+# payloads (after an outage, say). Below it, a write is one insert per table.
+MAX_INSERT_ROWS = 100_000
 
-    def __init__(self, dsn: str, batch_rows: int):
+
+class StoreSink:
+    """Per-table buffers of converted rows, inserted on :meth:`flush` (or on reaching
+    :data:`MAX_INSERT_ROWS`); connects to the store on the first insert and again after
+    :meth:`reset`.
+
+    The writer decides when to write, and a write of many payloads is one insert per table:
+    each insert makes the store a new part, and when a table was flushed as soon as 1,000 rows
+    were buffered, a 1M-line run inserted the sampled rows of each batch apart (100 inserts of
+    about 2,750 rows, 58 ms each; now 11-13 inserts).
+    """
+
+    def __init__(self, dsn: str, max_insert_rows: int = MAX_INSERT_ROWS):
         self.client = store.LazyClient(dsn)
-        self.batch_rows = batch_rows
+        self.max_insert_rows = max_insert_rows
         self.buffers: dict[str, list[list[Any]]] = {table: [] for table in ROW_TABLES}
         self.arrow_buffers: dict[str, list[pa.Table]] = {table: [] for table in ARROW_TABLES}
 
@@ -152,14 +164,14 @@ class StoreSink:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
         for record in records:
             self.buffers[target].append([convert(record[name]) for name, convert in columns.items()])
-        if len(self.buffers[target]) >= self.batch_rows:
+        if len(self.buffers[target]) >= self.max_insert_rows:
             self.flush(target)
 
     def _buffer_arrow(self, target: str, table: pa.Table) -> None:
         if target not in ARROW_TABLES or not table.schema.equals(ARROW_TABLES[target]):
             raise ValueError(f"the job emitted an Arrow table for {target!r} with columns {table.column_names}")
         self.arrow_buffers[target].append(table)
-        if sum(part.num_rows for part in self.arrow_buffers[target]) >= self.batch_rows:
+        if sum(part.num_rows for part in self.arrow_buffers[target]) >= self.max_insert_rows:
             self.flush(target)
 
     def flush(self, target: str | None = None) -> None:
@@ -216,7 +228,7 @@ class StoreWriter(KeyedProcessFunction):
             ListStateDescriptor("waiting_payloads", Types.PRIMITIVE_ARRAY(Types.BYTE())))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
         self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
-        self.sink = StoreSink(self.dsn, self.batch_rows)
+        self.sink = StoreSink(self.dsn)
         self.backoff = store.Backoff(maximum=self.retry_max_seconds)
         log.info("store writer %d of %d open", runtime_context.get_index_of_this_subtask() + 1,
                  runtime_context.get_number_of_parallel_subtasks())
