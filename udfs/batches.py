@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
                          ParsedLines, parse_lines)
@@ -241,10 +242,11 @@ SAMPLE_SCHEMA = pa.schema([
 ])
 
 
-def sample_table(project: str, endpoint_id: str, names: list[str], times_ms: np.ndarray, row_keys: list[str],
-                 values: np.ndarray) -> pa.Table:
+def sample_table(project: str, endpoint_id: str, names: list[str], times_ms: np.ndarray,
+                 row_keys: list[str] | pa.Array, values: np.ndarray) -> pa.Table:
     """Sampled feature rows of one endpoint (``values``: one row each) as incoming_features
-    columns, a value that is not finite being NULL.
+    columns, a value that is not finite being NULL. Built by Arrow, not from Python lists: a
+    1M-line run samples some 275,000 rows of 20 features.
 
     >>> table = sample_table("p", "e", ["a", "b"], np.array([1767225600250]), ["k:0"], np.array([[1.5, np.nan]]))
     >>> row = table.to_pylist()[0]
@@ -254,9 +256,9 @@ def sample_table(project: str, endpoint_id: str, names: list[str], times_ms: np.
     count, width = values.shape
     flat = values.ravel()
     features = pa.MapArray.from_arrays(pa.array(np.arange(0, count * width + 1, width, dtype=np.int32)),
-                                       pa.array(names * count, pa.string()),
+                                       pa.array(names, pa.string()).take(np.tile(np.arange(width), count)),
                                        pa.array(flat, pa.float64(), mask=~np.isfinite(flat)))
-    return pa.Table.from_arrays([pa.array([project] * count, pa.string()), pa.array([endpoint_id] * count, pa.string()),
+    return pa.Table.from_arrays([pa.repeat(project, count), pa.repeat(endpoint_id, count),
                                  pa.array(times_ms, pa.timestamp("ms", tz="UTC")), pa.array(row_keys, pa.string()),
                                  features], schema=SAMPLE_SCHEMA)
 
@@ -464,8 +466,9 @@ def _sampled_rows(fast: FastLines, members: np.ndarray, row_counts: np.ndarray, 
     event = np.repeat(np.arange(len(chosen)), per_event)
     row = offset[chosen][event] + ranges(np.zeros(len(chosen), dtype=np.int64), per_event) * every
     first_row = (np.cumsum(row_counts) - row_counts)[chosen]
-    hashes = [hashlib.sha1(raw_lines[line]).hexdigest() for line in fast.line[members[chosen]].tolist()]
-    keys = [f"{hashes[e]}:{r}" for e, r in zip(event.tolist(), (line_row[chosen][event] + row).tolist())]
+    hashes = pa.array([hashlib.sha1(raw_lines[line]).hexdigest() for line in fast.line[members[chosen]].tolist()])
+    keys = pc.binary_join_element_wise(hashes.take(event), pc.cast(pa.array(line_row[chosen][event] + row), pa.string()),
+                                       ":")
     return [sample_table(project, endpoint_id, names, fast.time_ms[members[chosen]][event], keys,
                          values[first_row[event] + row])]
 
