@@ -1,0 +1,71 @@
+"""The store sink's inserts into a real embedded store: a write of many payloads is one insert
+per table (each insert costs the store a part), up to the per-insert row bound."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from modelmon import store
+from pipelines.store_sink import StoreSink
+from udfs.batches import sample_table
+
+HOUR_AGO_MS = int(time.time() * 1000) - 3_600_000  # inside the tables' retention
+
+
+def sampled_rows(first_key: int, count: int):
+    """``count`` sampled rows of two features with distinct row keys."""
+    return sample_table("p", "e", ["a", "b"], np.full(count, HOUR_AGO_MS),
+                        [f"line{first_key + i}:0" for i in range(count)], np.ones((count, 2)))
+
+
+def metric_rows(first: int, count: int) -> list[dict]:
+    return [{"project": "p", "endpoint_id": "e", "metric_name": f"m{first + i}", "window_start": HOUR_AGO_MS,
+             "window_end": HOUR_AGO_MS + 60_000, "values_count": 1, "sum": 1.0, "mean": 1.0, "min": 1.0, "max": 1.0}
+            for i in range(count)]
+
+
+@pytest.fixture
+def dsn(tmp_path):
+    dsn = f"chdb://{tmp_path / 'store'}"
+    store.open_store(dsn).close()
+    return dsn
+
+
+def inserts_logged(caplog) -> list[str]:
+    return [record.getMessage().split(" in ")[0] for record in caplog.records
+            if record.name == "pipelines.store_sink" and ": wrote " in record.getMessage()]
+
+
+def test_a_write_of_many_payloads_is_one_insert_per_table(dsn, caplog):
+    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    sink = StoreSink(dsn)
+    try:
+        for i in range(3):
+            sink.add("incoming_features", sampled_rows(1500 * i, 1500))
+            sink.add("custom_metrics", metric_rows(1500 * i, 1500))
+        assert inserts_logged(caplog) == []  # nothing before the writer flushes
+        sink.flush()
+        assert sorted(inserts_logged(caplog)) == ["custom_metrics: wrote 4500 rows",
+                                                  "incoming_features: wrote 4500 rows"]
+        rows = store.row_counts(sink.client.get(), ["incoming_features", "custom_metrics"])
+    finally:
+        sink.close()
+    assert rows == {"incoming_features": 4500, "custom_metrics": 4500}
+
+
+def test_a_write_past_the_row_bound_is_split_at_it(dsn, caplog):
+    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    sink = StoreSink(dsn, max_insert_rows=2000)
+    try:
+        for i in range(3):
+            sink.add("incoming_features", sampled_rows(1500 * i, 1500))
+        sink.flush()
+        rows = store.row_counts(sink.client.get(), ["incoming_features"])
+    finally:
+        sink.close()
+    assert inserts_logged(caplog) == ["incoming_features: wrote 3000 rows", "incoming_features: wrote 1500 rows"]
+    assert rows == {"incoming_features": 4500}
