@@ -55,13 +55,13 @@ from modelmon.reference import JobReferences, load_references, registrations_see
 from pipelines.line_blocks import line_block_jar
 from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
-from pipelines.store_sink import MANY_TABLES, STORE_ROW, StoreWriter, store_row
+from pipelines.store_sink import MANY_TABLES, STORE_ROW, StoreWriter, WindowRows, store_row
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
 from udfs.histograms import FeatureSummary
-from udfs.metric_windows import rows_at
+from udfs.metric_windows import metric_window_ends, windows_ending
 
 log = logging.getLogger(__name__)
 
@@ -213,23 +213,24 @@ class MetricWindows(KeyedProcessFunction):
         state = self.slices.value() or {}
         if not state:
             return
-        end = self._next_end(state)
-        emitted = None
-        while state and end - 1 <= watermark:
-            if all(start >= end for start in state):  # nothing before this end: skip to the next slice's
-                end = min(state) + self.slice_ms
-                continue
-            tables = rows_at(state, end, self.slide_ms, WINDOW_SIZES_MS)
-            if any(tables.values()):
-                yield store_row(MANY_TABLES, {table: rows for table, rows in tables.items() if rows})
-            emitted = end
-            end += self.slice_ms
-            state = {start: held for start, held in state.items() if start >= end - self.retention_ms}
-        if emitted is not None:
-            self.emitted_through.update(emitted)
+        ends = metric_window_ends(sorted(state), self._next_end(state), self.slice_ms, self.retention_ms)
+        passed, next_end = [], None
+        for end in ends:
+            if end - 1 > watermark:
+                next_end = end
+                break
+            passed.append(end)
+        rows = WindowRows()
+        for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
+            yield from rows.add(table, [row])
+        yield from rows.rest()
+        if passed:
+            self.emitted_through.update(passed[-1])
+            kept_from = passed[-1] + self.slice_ms - self.retention_ms  # the next end's windows start here or later
+            state = {start: held for start, held in state.items() if start >= kept_from}
             self.slices.update(state)
-        if state:
-            ctx.timer_service().register_event_time_timer(end - 1)
+        if next_end is not None:
+            ctx.timer_service().register_event_time_timer(next_end - 1)
 
 
 class FeatureWindows(KeyedProcessFunction):

@@ -50,6 +50,40 @@ def store_row(target: str, payload: dict | list[dict] | pa.Table) -> Row:
     return Row(target, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+class WindowRows:
+    """Rows of many tables bound for the store, sent as ``MANY_TABLES`` payloads of about
+    ``payload_rows`` rows: a timer that passes many window ends (the end of a bounded input, or
+    catching up) sends a few payloads instead of one per end, each of which costs a pickle, a
+    state write and a load in the writer.
+
+    >>> rows = WindowRows(payload_rows=3)
+    >>> rows.add("drift_status", [{"a": 1}, {"a": 2}]), len(rows.add("drift_measures", [{"b": 1}]))
+    ([], 1)
+    >>> rows.add("drift_status", [{"a": 3}]), len(rows.rest())
+    ([], 1)
+    """
+
+    def __init__(self, payload_rows: int = 1_000):
+        self.payload_rows = payload_rows
+        self.tables: dict[str, list[dict]] = {}
+        self.count = 0
+
+    def add(self, table: str, rows: list[dict]) -> list[Row]:
+        """Keep ``rows``; the payload to send once enough are kept."""
+        if rows:
+            self.tables.setdefault(table, []).extend(rows)
+            self.count += len(rows)
+        return self.rest() if self.count >= self.payload_rows else []
+
+    def rest(self) -> list[Row]:
+        """The payload of the rows kept, if any."""
+        if not self.count:
+            return []
+        payload = store_row(MANY_TABLES, self.tables)
+        self.tables, self.count = {}, 0
+        return [payload]
+
+
 @lru_cache(maxsize=1 << 16)
 def to_datetime(value: Any) -> datetime | None:
     """Epoch milliseconds or an ISO timestamp (naive = UTC) as an aware UTC datetime. Cached:

@@ -6,12 +6,18 @@ each merged from :class:`udfs.batches.Slice` records. Plain functions; the Flink
 A HOP window starts on a multiple of the slide and is emitted when it holds at least one
 event, as Flink's ``HOP`` does. Percentiles interpolate linearly between the two nearest
 latencies (``numpy.percentile``'s default).
+
+When the watermark passes many ends at once (the end of a bounded input, or catching up after
+an outage), the HOP windows slide over the slices: each window keeps its latencies sorted and
+takes in and lets go of a slice's at each end, instead of merging and partitioning an hour of
+latencies afresh for every end.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from bisect import bisect_left
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -37,54 +43,169 @@ def merged(slices: Iterable[Slice]) -> dict[str, Slice]:
     return {project: group[0] if len(group) == 1 else Slice.combine(group) for project, group in by_project.items()}
 
 
-def _in_range(state: Mapping[int, list[Slice]], start: int, end: int) -> list[Slice]:
-    return [s for slice_start in sorted(state) if start <= slice_start < end for s in state[slice_start]]
-
-
-def latency_percentiles(latencies: np.ndarray) -> list[float]:
-    """``numpy.percentile(latencies, PERCENTILES)`` (linear), computed as numpy does (partition
-    at the neighbouring ranks, then its interpolation) without its per-call overhead, which
-    dominated the metric windows of endpoints with few events.
+def sorted_percentiles(ordered: np.ndarray) -> list[float]:
+    """``numpy.percentile(ordered, PERCENTILES)`` (linear) of a sorted, non-empty array, with
+    numpy's interpolation but without its per-call overhead.
 
     >>> rng = np.random.default_rng(0)
-    >>> samples = [rng.integers(0, 10**6, n).astype(np.float64) for n in (1, 2, 3, 7, 100, 1001)]
-    >>> all(latency_percentiles(a) == np.percentile(a, PERCENTILES).tolist() for a in samples)
+    >>> samples = [np.sort(rng.integers(0, 10**6, n)).astype(np.float64) for n in (1, 2, 3, 7, 100, 1001)]
+    >>> all(sorted_percentiles(a) == np.percentile(a, PERCENTILES).tolist() for a in samples)
     True
     """
-    n = len(latencies)
-    positions = [(n - 1) * (q / 100) for q in PERCENTILES]
-    below = [math.floor(position) for position in positions]
-    ranks = sorted({rank for b in below for rank in (b, min(b + 1, n - 1))})
-    ordered = np.partition(latencies, ranks)
+    n = len(ordered)
     values = []
-    for position, b in zip(positions, below):
-        low, high = float(ordered[b]), float(ordered[min(b + 1, n - 1)])
-        weight = position - b
+    for q in PERCENTILES:
+        position = (n - 1) * (q / 100)
+        below = math.floor(position)
+        low, high = float(ordered[below]), float(ordered[min(below + 1, n - 1)])
+        weight = position - below
         difference = high - low
         values.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
     return values
 
 
-def metrics_row(window: Slice, window_size: str, start: int, size_ms: int) -> dict:
-    """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors.
+def without(ordered: np.ndarray, leaving: np.ndarray) -> np.ndarray:
+    """The sorted ``ordered`` less the values of the sorted ``leaving`` (each one of its values).
+
+    >>> without(np.array([1, 2, 2, 2, 5, 7]), np.array([2, 2, 7])).tolist()
+    [1, 2, 5]
+    """
+    repeat = np.arange(len(leaving)) - np.searchsorted(leaving, leaving, side="left")
+    return np.delete(ordered, np.searchsorted(ordered, leaving, side="left") + repeat)
+
+
+class _ProjectWindow:
+    """One project's events in a sliding HOP window: counts, the exact latency sum, and the
+    latencies in order, which take in and let go of whole slices' latencies."""
+
+    def __init__(self) -> None:
+        self.endpoint_id = ""
+        self._empty()
+
+    def _empty(self) -> None:
+        self.slices = 0
+        self.requests = self.predictions = self.errors = self.latency_sum = 0
+        self.ordered = np.zeros(0, dtype=np.int64)
+        self.coming: list[np.ndarray] = []
+        self.leaving: list[np.ndarray] = []
+
+    def add(self, s: Slice) -> None:
+        self.slices += 1
+        self.requests += s.requests
+        self.predictions += s.predictions
+        self.errors += s.errors
+        self.latency_sum += int(s.latencies.sum())
+        self.coming.append(s.latencies)
+        self.endpoint_id = s.endpoint_id
+
+    def remove(self, s: Slice) -> None:
+        self.slices -= 1
+        if not self.slices:  # nothing left: forget the latencies instead of taking them out
+            self._empty()
+            return
+        self.requests -= s.requests
+        self.predictions -= s.predictions
+        self.errors -= s.errors
+        self.latency_sum -= int(s.latencies.sum())
+        self.leaving.append(s.latencies)
+
+    def latencies(self) -> np.ndarray:
+        """The window's latencies, sorted."""
+        if self.coming:
+            self.ordered = np.sort(np.concatenate([self.ordered, *self.coming]), kind="stable")
+            self.coming = []
+        if self.leaving:
+            self.ordered = without(self.ordered, np.sort(np.concatenate(self.leaving)))
+            self.leaving = []
+        return self.ordered
+
+    def row(self, project: str, window_size: str, start: int, size_ms: int) -> dict:
+        """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors."""
+        row = {"project": project, "endpoint_id": self.endpoint_id, "window_size": window_size,
+               "window_start": start, "window_end": start + size_ms, "requests_count": self.requests,
+               "predictions_count": self.predictions, "predictions_per_second": self.predictions / (size_ms / 1000),
+               "error_count": self.errors, "latency_avg": None, "latency_p50": None, "latency_p95": None,
+               "latency_p99": None, "latency_max": None}
+        latencies = self.latencies()
+        if latencies.size:
+            p50, p95, p99 = sorted_percentiles(latencies)
+            row.update(latency_avg=self.latency_sum / latencies.size, latency_p50=p50, latency_p95=p95,
+                       latency_p99=p99, latency_max=float(latencies[-1]))
+        return row
+
+
+class _HopWindow:
+    """The slices of one window size (``starts`` sorted) as its end moves forward."""
+
+    def __init__(self, window_size: str, size_ms: int, state: Mapping[int, list[Slice]], starts: Sequence[int]):
+        self.window_size, self.size_ms = window_size, size_ms
+        self.state, self.starts = state, starts
+        self.first = self.after_last = 0  # the window's slices are those of starts[first:after_last]
+        self.projects: dict[str, _ProjectWindow] = {}
+
+    def move_to(self, end: int) -> None:
+        while self.after_last < len(self.starts) and self.starts[self.after_last] < end:
+            for s in self.state[self.starts[self.after_last]]:
+                self.projects.setdefault(s.project, _ProjectWindow()).add(s)
+            self.after_last += 1
+        while self.first < self.after_last and self.starts[self.first] < end - self.size_ms:
+            for s in self.state[self.starts[self.first]]:
+                self.projects[s.project].remove(s)
+            self.first += 1
+
+    def rows(self, end: int) -> Iterator[dict]:
+        for project, window in self.projects.items():
+            if window.slices:
+                yield window.row(project, self.window_size, end - self.size_ms, self.size_ms)
+
+
+def metric_window_ends(starts: Sequence[int], first_end: int, slice_ms: int, retention_ms: int) -> Iterator[int]:
+    """The ends, from ``first_end`` on, that the slices starting at ``starts`` (sorted) give a
+    window to emit at: those with a slice in the ``retention_ms`` before them.
+
+    >>> list(metric_window_ends([0, 60, 300], 60, 60, 120))
+    [60, 120, 180, 360, 420]
+    """
+    end = first_end
+    while True:
+        i = bisect_left(starts, end - retention_ms)
+        if i == len(starts):
+            return
+        if starts[i] < end:
+            yield end
+            end += slice_ms
+        else:  # nothing in range: skip to the next slice's end
+            end = starts[i] + slice_ms
+
+
+def windows_ending(state: Mapping[int, list[Slice]], ends: Iterable[int], slide_ms: int,
+                   window_sizes: Mapping[str, int]) -> Iterator[tuple[str, dict]]:
+    """(table, row) for every window that ends at one of ``ends`` (ascending), from the slices
+    in ``state`` (start -> slices).
 
     >>> from udfs.events import Endpoint
     >>> e = Endpoint("p", "e", "p/f", "m", "", "C", "{}")
-    >>> row = metrics_row(Slice(0, "p", "e", 3, 4, 1, np.array([10, 20]), 0, 9, e), "5m", 0, 300_000)
-    >>> row["predictions_per_second"], row["latency_avg"], row["latency_p50"], row["latency_max"]
-    (0.013333333333333334, 15.0, 15.0, 20.0)
+    >>> state = {0: [Slice(0, "p", "e", 1, 1, 0, np.array([7]), 5, 5, e, {"c": (1, 2.0, 2.0, 2.0)})]}
+    >>> rows = list(windows_ending(state, [60_000], 60_000, {"5m": 300_000}))
+    >>> [(table, row["window_start"]) for table, row in rows], rows[2][1]["mean"]
+    ([('endpoint_metrics', -240000), ('endpoint_activity', 0), ('custom_metrics', 0)], 2.0)
+    >>> list(windows_ending(state, [360_000], 60_000, {"5m": 300_000}))  # the window [60 s, 360 s) is empty
+    []
     """
-    latencies = window.latencies.astype(np.float64)
-    row = {"project": window.project, "endpoint_id": window.endpoint_id, "window_size": window_size,
-           "window_start": start, "window_end": start + size_ms, "requests_count": window.requests,
-           "predictions_count": window.predictions, "predictions_per_second": window.predictions / (size_ms / 1000),
-           "error_count": window.errors, "latency_avg": None, "latency_p50": None, "latency_p95": None,
-           "latency_p99": None, "latency_max": None}
-    if latencies.size:
-        p50, p95, p99 = latency_percentiles(latencies)
-        row.update(latency_avg=float(latencies.mean()), latency_p50=p50, latency_p95=p95, latency_p99=p99,
-                   latency_max=float(latencies.max()))
-    return row
+    starts = sorted(state)
+    hops = [_HopWindow(window_size, size_ms, state, starts) for window_size, size_ms in window_sizes.items()]
+    for end in ends:
+        for hop in hops:
+            hop.move_to(end)
+            if (end - hop.size_ms) % slide_ms == 0:
+                for row in hop.rows(end):
+                    yield "endpoint_metrics", row
+        if end % slide_ms == 0:
+            in_slide = starts[bisect_left(starts, end - slide_ms):bisect_left(starts, end)]
+            for window in merged(s for start in in_slide for s in state[start]).values():
+                yield "endpoint_activity", activity_row(window, end - slide_ms)
+                for row in custom_metric_rows(window, end - slide_ms, end):
+                    yield "custom_metrics", row
 
 
 def activity_row(window: Slice, start: int) -> dict:
@@ -101,29 +222,3 @@ def custom_metric_rows(window: Slice, start: int, end: int) -> list[dict]:
     return [{"project": window.project, "endpoint_id": window.endpoint_id, "metric_name": name,
              "window_start": start, "window_end": end, "values_count": count, "sum": total, "mean": total / count,
              "min": low, "max": high} for name, (count, total, low, high) in window.metrics.items()]
-
-
-def rows_at(state: Mapping[int, list[Slice]], end: int, slide_ms: int,
-            window_sizes: Mapping[str, int]) -> dict[str, list[dict]]:
-    """The rows of every window that ends at ``end``, from the slices in ``state`` (start -> slices).
-
-    >>> from udfs.events import Endpoint
-    >>> e = Endpoint("p", "e", "p/f", "m", "", "C", "{}")
-    >>> state = {0: [Slice(0, "p", "e", 1, 1, 0, np.array([7]), 5, 5, e, {"c": (1, 2.0, 2.0, 2.0)})]}
-    >>> rows = rows_at(state, 60_000, 60_000, {"5m": 300_000})
-    >>> [r["window_start"] for r in rows["endpoint_metrics"]], len(rows["endpoint_activity"]), rows["custom_metrics"][0]["mean"]
-    ([-240000], 1, 2.0)
-    >>> rows_at(state, 360_000, 60_000, {"5m": 300_000})["endpoint_metrics"]  # the window [60 s, 360 s) is empty
-    []
-    """
-    tables: dict[str, list[dict]] = {"endpoint_metrics": [], "endpoint_activity": [], "custom_metrics": []}
-    for window_size, size_ms in window_sizes.items():
-        start = end - size_ms
-        if start % slide_ms == 0:
-            tables["endpoint_metrics"] += [metrics_row(w, window_size, start, size_ms)
-                                           for w in merged(_in_range(state, start, end)).values()]
-    if end % slide_ms == 0:
-        for window in merged(_in_range(state, end - slide_ms, end)).values():
-            tables["endpoint_activity"].append(activity_row(window, end - slide_ms))
-            tables["custom_metrics"] += custom_metric_rows(window, end - slide_ms, end)
-    return tables
