@@ -55,7 +55,7 @@ from modelmon.reference import JobReferences, load_references, registrations_see
 from pipelines.line_blocks import line_block_jar
 from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
-from pipelines.store_sink import MANY_TABLES, STORE_ROW, StoreWriter, WindowRows, store_row
+from pipelines.store_sink import STORE_ROW, StoreWriter, WindowRows, store_row
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
@@ -279,6 +279,7 @@ class FeatureWindows(KeyedProcessFunction):
         emitted = self.emitted_through.value()
         end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
         last = None
+        rows = WindowRows()
         while end - 1 <= watermark:
             windows = {start: summaries for start, summaries in windows.items() if start >= end - self.range_ms}
             if not windows:
@@ -289,14 +290,15 @@ class FeatureWindows(KeyedProcessFunction):
             closed = windows.get(end - self.window_ms)
             measures, status = drift_rows(project, endpoint_id, end, self.range_ms, windows,
                                           self.references.get(endpoint_id))
-            tables = {"drift_measures": measures, "drift_status": [status]}
+            yield from rows.add("drift_measures", measures)
+            yield from rows.add("drift_status", [status])
             if closed:
-                tables["feature_histograms"] = histogram_rows(
+                yield from rows.add("feature_histograms", histogram_rows(
                     project, endpoint_id, end - self.window_ms, self.window_ms, closed,
-                    lambda reference_id: self.references.version(endpoint_id, reference_id))
-            yield store_row(MANY_TABLES, tables)
+                    lambda reference_id: self.references.version(endpoint_id, reference_id)))
             last = end
             end += self.window_ms
+        yield from rows.rest()
         if last is not None:
             self.emitted_through.update(last)
         if windows:
