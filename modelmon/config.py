@@ -26,7 +26,7 @@ class Config:
     parallelism: int = 0  # 0: 1 in local mode; on a cluster, flink run -p or its parallelism.default
     source_idle_seconds: float = 10.0  # a parallel instance this long without events stops holding the watermark
     monitor_interval_seconds: float = 1.0
-    sink_batch_rows: int = 1000
+    sink_batch_rows: int = 20_000  # rows: a table's waiting rows are inserted at this many (or after sink_flush_seconds)
     local_jvm_heap_mb: int = 512  # -Xmx of the JVM a local run starts (JVM_ARGS wins); a cluster sizes its own
     parse_batch_lines: int = 10_000  # lines per vectorized Python call (Arrow batch); a bundle ends within 1 s anyway
     sink_flush_seconds: float = 1.0

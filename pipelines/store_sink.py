@@ -9,8 +9,9 @@ and waits in state as bytes (no JSON text is built and parsed on the way).
 keyed list state, so every checkpoint holds them: after a restore they are written again
 (the tables replace rows by key, so a second write of a row changes nothing) and nothing
 that was emitted is lost. It inserts per table with an explicit column list when
-``flush_seconds`` have passed since the first waiting payload, when ``batch_rows`` payloads
-wait, and at the end of a bounded input: at most about one insert per second per table.
+``flush_seconds`` have passed since the first waiting payload, when ``batch_rows`` rows
+wait, and at the end of a bounded input: at most about one insert per second per table, or
+inserts of at least ``batch_rows`` rows.
 While the store is unavailable the payloads keep waiting, and it tries again with backoff.
 """
 
@@ -36,18 +37,26 @@ from udfs.batches import SAMPLE_SCHEMA
 log = logging.getLogger(__name__)
 
 MANY_TABLES = "*"  # the target of a payload that maps table names to lists of rows
-STORE_ROW = Types.ROW_NAMED(["target", "payload"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
+STORE_ROW = Types.ROW_NAMED(["target", "rows", "payload"],
+                            [Types.STRING(), Types.INT(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
 
 
 def store_row(target: str, payload: dict | list[dict] | pa.Table) -> Row:
-    """A :data:`STORE_ROW` for the writer. Pickled here with the C pickler, once: PyFlink's
-    ``PICKLED_BYTE_ARRAY`` would run cloudpickle, with a Python hook per object, at each hand-over
-    and again into the writer's state.
+    """A :data:`STORE_ROW` for the writer: the payload's row count, and the payload pickled here
+    with the C pickler, once: PyFlink's ``PICKLED_BYTE_ARRAY`` would run cloudpickle, with a
+    Python hook per object, at each hand-over and again into the writer's state.
 
-    >>> pickle.loads(store_row("custom_metrics", [{"sum": 1.5}])[1])
-    [{'sum': 1.5}]
+    >>> row = store_row(MANY_TABLES, {"custom_metrics": [{"sum": 1.5}], "drift_status": [{}, {}]})
+    >>> row[1], pickle.loads(row[2])["custom_metrics"]
+    (3, [{'sum': 1.5}])
     """
-    return Row(target, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    if isinstance(payload, pa.Table):
+        rows = payload.num_rows
+    elif target == MANY_TABLES:
+        rows = sum(len(table_rows) for table_rows in payload.values())
+    else:
+        rows = len(payload) if isinstance(payload, list) else 1
+    return Row(target, rows, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class WindowRows:
@@ -261,6 +270,7 @@ class StoreWriter(KeyedProcessFunction):
         self.waiting = runtime_context.get_list_state(
             ListStateDescriptor("waiting_payloads", Types.PRIMITIVE_ARRAY(Types.BYTE())))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))
+        self.waiting_rows = runtime_context.get_state(ValueStateDescriptor("waiting_rows", Types.LONG()))
         self.flush_at = runtime_context.get_state(ValueStateDescriptor("flush_at", Types.LONG()))
         self.sink = StoreSink(self.dsn)
         self.backoff = store.Backoff(maximum=self.retry_max_seconds)
@@ -271,10 +281,12 @@ class StoreWriter(KeyedProcessFunction):
         self.waiting.add(value.payload)
         count = (self.waiting_count.value() or 0) + 1
         self.waiting_count.update(count)
+        rows = (self.waiting_rows.value() or 0) + value.rows
+        self.waiting_rows.update(rows)
         target = ctx.get_current_key()
         if count >= self.max_waiting:
             self._write_until_stored(target)
-        elif count < self.batch_rows or not self._try_write(target):
+        elif rows < self.batch_rows or not self._try_write(target):
             self._schedule(ctx, self.flush_ms)
         return ()  # PyFlink iterates what a process function returns; this one emits nothing
 
@@ -322,6 +334,7 @@ class StoreWriter(KeyedProcessFunction):
             log.warning("store available again after %.1f s: wrote the %d waiting %s payload(s)", outage, count, target)
         self.waiting.clear()
         self.waiting_count.clear()
+        self.waiting_rows.clear()
         return True
 
     def _write_until_stored(self, target: str) -> None:

@@ -1,16 +1,20 @@
 """The store sink's inserts into a real embedded store: a write of many payloads is one insert
-per table (each insert costs the store a part), up to the per-insert row bound."""
+per table (each insert costs the store a part), up to the per-insert row bound; and in a real
+job, the writer inserts a table's rows once ``sink_batch_rows`` rows wait."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import numpy as np
 import pytest
 
 from modelmon import store
+from modelmon.simulator import simulate
 from pipelines.store_sink import StoreSink
+from tests.job_process import JobProcess
 from udfs.batches import sample_table
 
 HOUR_AGO_MS = int(time.time() * 1000) - 3_600_000  # inside the tables' retention
@@ -69,3 +73,23 @@ def test_a_write_past_the_row_bound_is_split_at_it(dsn, caplog):
         sink.close()
     assert inserts_logged(caplog) == ["incoming_features: wrote 3000 rows", "incoming_features: wrote 1500 rows"]
     assert rows == {"incoming_features": 4500}
+
+
+def test_the_writer_inserts_once_batch_rows_rows_wait(tmp_path):
+    """Sampled rows come one payload per block of 100 lines (about 250 rows); with no flush
+    timer before the end, each insert but the last holds at least ``sink_batch_rows`` rows,
+    and the rows are inserted as they reach it, not only after that many payloads."""
+    simulate(tmp_path / "spool", 2_000, endpoints=2, seed=5)
+    job = JobProcess(tmp_path, "job", ["--bounded", "--source", str(tmp_path / "spool"),
+                                       "--store", f"chdb://{tmp_path / 'store'}"],
+                     {"MODELMON_PARSE_BATCH_LINES": "100", "MODELMON_FEATURE_SAMPLE_EVERY": "1",
+                      "MODELMON_SINK_BATCH_ROWS": "1000", "MODELMON_SINK_FLUSH_SECONDS": "3600"})
+    assert job.process.wait(timeout=300) == 0, job.text()[-3000:]
+    inserts = [int(rows) for rows in re.findall(r"incoming_features: wrote (\d+) rows", job.text())]
+    client = store.open_store(f"chdb://{tmp_path / 'store'}")
+    try:
+        stored = store.row_counts(client, ["incoming_features"])["incoming_features"]
+    finally:
+        client.close()
+    assert sum(inserts) == stored > 4_000
+    assert len(inserts) >= 4 and all(1_000 <= rows < 1_000 + 400 for rows in inserts[:-1]), inserts
