@@ -12,7 +12,7 @@ import time
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -244,6 +244,11 @@ def redact(dsn: str) -> str:
 def insert(client: Client, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows with an explicit column list."""
     client.insert(table, rows, column_names=list(columns))
+
+
+def insert_columns(client: Client, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Insert rows given column by column; the names are the explicit column list."""
+    client.insert(table, list(columns.values()), column_names=list(columns), column_oriented=True)
 
 
 def insert_arrow(client: Client, table: str, rows: pa.Table) -> None:

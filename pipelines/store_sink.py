@@ -175,8 +175,12 @@ TABLES = (*ROW_TABLES, *ARROW_TABLES)  # every table the job writes
 MAX_INSERT_ROWS = 100_000
 
 
+def _empty_columns() -> dict[str, dict[str, list]]:
+    return {table: {name: [] for name in columns} for table, columns in ROW_TABLES.items()}
+
+
 class StoreSink:
-    """Per-table buffers of converted rows, inserted on :meth:`flush` (or on reaching
+    """Per-table buffers of converted columns, inserted on :meth:`flush` (or on reaching
     :data:`MAX_INSERT_ROWS`); connects to the store on the first insert and again after
     :meth:`reset`.
 
@@ -184,12 +188,16 @@ class StoreSink:
     each insert makes the store a new part, and when a table was flushed as soon as 1,000 rows
     were buffered, a 1M-line run inserted the sampled rows of each batch apart (100 inserts of
     about 2,750 rows, 58 ms each; now 11-13 inserts).
+
+    Rows are kept and inserted column by column: converting and inserting 100,000
+    ``drift_measures`` rows that way took 0.37-0.50 s against 0.75-0.97 s row by row.
     """
 
     def __init__(self, dsn: str, max_insert_rows: int = MAX_INSERT_ROWS):
         self.client = store.LazyClient(dsn)
         self.max_insert_rows = max_insert_rows
-        self.buffers: dict[str, list[list[Any]]] = {table: [] for table in ROW_TABLES}
+        self.buffers = _empty_columns()
+        self.buffered_rows = dict.fromkeys(ROW_TABLES, 0)
         self.arrow_buffers: dict[str, list[pa.Table]] = {table: [] for table in ARROW_TABLES}
 
     def add(self, target: str, records: dict | list[dict] | pa.Table) -> None:
@@ -205,9 +213,12 @@ class StoreSink:
         columns = ROW_TABLES.get(target)
         if columns is None:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
-        for record in records:
-            self.buffers[target].append([convert(record[name]) for name, convert in columns.items()])
-        if len(self.buffers[target]) >= self.max_insert_rows:
+        buffer = self.buffers[target]
+        for name, convert in columns.items():
+            values = [record[name] for record in records]
+            buffer[name].extend(values if convert is _identity else map(convert, values))
+        self.buffered_rows[target] += len(records)
+        if self.buffered_rows[target] >= self.max_insert_rows:
             self.flush(target)
 
     def _buffer_arrow(self, target: str, table: pa.Table) -> None:
@@ -226,18 +237,21 @@ class StoreSink:
                 rows = pa.concat_tables(self.arrow_buffers[table])
                 store.insert_arrow(self.client.get(), table, rows)
                 self.arrow_buffers[table] = []
+                count = rows.num_rows
             else:
-                rows = self.buffers[table]
-                if not rows:
+                count = self.buffered_rows[table]
+                if not count:
                     continue
-                store.insert(self.client.get(), table, list(ROW_TABLES[table]), rows)
-                self.buffers[table] = []
-            log.info("%s: wrote %d rows in %.1f ms", table, len(rows), (time.perf_counter() - started) * 1000)
+                store.insert_columns(self.client.get(), table, self.buffers[table])
+                self.buffers[table] = {name: [] for name in ROW_TABLES[table]}
+                self.buffered_rows[table] = 0
+            log.info("%s: wrote %d rows in %.1f ms", table, count, (time.perf_counter() - started) * 1000)
 
     def reset(self) -> None:
         """After a failed insert: drop the converted rows (their payloads are still waiting, and
         a row inserted twice replaces itself) and the connection, which may be broken."""
-        self.buffers = {table: [] for table in ROW_TABLES}
+        self.buffers = _empty_columns()
+        self.buffered_rows = dict.fromkeys(ROW_TABLES, 0)
         self.arrow_buffers = {table: [] for table in ARROW_TABLES}
         self.client.drop()
 
