@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,7 @@ from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
 from udfs.histograms import FeatureSummary
-from udfs.metric_windows import metric_window_ends, windows_ending
+from udfs.metric_windows import window_ends, windows_ending
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,16 @@ class RouteBatch(ProcessFunction):
             yield STORE_ROWS, store_row("incoming_features", output.samples)
 
 
+def ends_through(ends: Iterable[int], watermark: int) -> tuple[list[int], int | None]:
+    """The window ends the watermark has passed, and the next one (None when there is none)."""
+    passed = []
+    for end in ends:
+        if end - 1 > watermark:
+            return passed, end
+        passed.append(end)
+    return passed, None
+
+
 def merge_into(held_by_start: dict[int, list], start: int, record, same: Callable[[Any], bool]) -> None:
     """Add ``record`` (a slice or feature summary) to those held for ``start``, merged into the
     one ``same`` matches (same project, or same reference bins) if there is one."""
@@ -213,13 +223,8 @@ class MetricWindows(KeyedProcessFunction):
         state = self.slices.value() or {}
         if not state:
             return
-        ends = metric_window_ends(sorted(state), self._next_end(state), self.slice_ms, self.retention_ms)
-        passed, next_end = [], None
-        for end in ends:
-            if end - 1 > watermark:
-                next_end = end
-                break
-            passed.append(end)
+        passed, next_end = ends_through(window_ends(sorted(state), self._next_end(state), self.slice_ms,
+                                                    self.retention_ms), watermark)
         rows = WindowRows()
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
@@ -277,33 +282,27 @@ class FeatureWindows(KeyedProcessFunction):
             return
         endpoint_id, project = ctx.get_current_key(), self.project.value()
         emitted = self.emitted_through.value()
-        end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
-        last = None
+        first_end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
+        passed, next_end = ends_through(window_ends(sorted(windows), first_end, self.window_ms, self.range_ms),
+                                        watermark)
+        drifts = drift_rows(project, endpoint_id, passed, self.range_ms, windows, self.references.get(endpoint_id))
         rows = WindowRows()
-        while end - 1 <= watermark:
-            windows = {start: summaries for start, summaries in windows.items() if start >= end - self.range_ms}
-            if not windows:
-                break
-            if all(start >= end for start in windows):  # nothing in range: skip to the next window's end
-                end = min(windows) + self.window_ms
-                continue
-            closed = windows.get(end - self.window_ms)
-            measures, status = drift_rows(project, endpoint_id, end, self.range_ms, windows,
-                                          self.references.get(endpoint_id))
+        for end, (measures, status) in zip(passed, drifts):
             yield from rows.add("drift_measures", measures)
             yield from rows.add("drift_status", [status])
+            closed = windows.get(end - self.window_ms)
             if closed:
                 yield from rows.add("feature_histograms", histogram_rows(
                     project, endpoint_id, end - self.window_ms, self.window_ms, closed,
                     lambda reference_id: self.references.version(endpoint_id, reference_id)))
-            last = end
-            end += self.window_ms
         yield from rows.rest()
-        if last is not None:
-            self.emitted_through.update(last)
-        if windows:
+        if passed:
+            self.emitted_through.update(passed[-1])
+            kept_from = passed[-1] + self.window_ms - self.range_ms  # the next end's range starts here or later
+            windows = {start: summaries for start, summaries in windows.items() if start >= kept_from}
+        if next_end is not None:
             self.windows.update(windows)
-            ctx.timer_service().register_event_time_timer(end - 1)
+            ctx.timer_service().register_event_time_timer(next_end - 1)
         else:
             self.windows.clear()
 

@@ -13,7 +13,7 @@ import pytest
 
 from udfs.batches import Slice
 from udfs.events import Endpoint
-from udfs.metric_windows import PERCENTILES, metric_window_ends, windows_ending
+from udfs.metric_windows import PERCENTILES, window_ends, windows_ending
 
 SLICE_MS = 60_000
 WINDOWS = {"5m": 300_000, "1h": 3_600_000}
@@ -90,7 +90,7 @@ def comparable(table: str, row: dict, keys: dict) -> tuple:
 @pytest.mark.parametrize("slide_ms", [60_000, 180_000])
 def test_windows_over_many_ends_equal_each_window_merged_afresh(seed, slide_ms):
     state = random_state(seed)
-    ends = list(metric_window_ends(sorted(state), min(state) + SLICE_MS, SLICE_MS, RETENTION_MS))
+    ends = list(window_ends(sorted(state), min(state) + SLICE_MS, SLICE_MS, RETENTION_MS))
     got = list(windows_ending(state, ends, slide_ms, WINDOWS))
     expected = expected_rows(state, ends, slide_ms)
     assert len(got) == len(expected)
@@ -108,17 +108,17 @@ def test_window_ends_are_those_with_a_slice_within_the_retention():
     state = random_state(0)
     starts = sorted(state)
     first_end = starts[0] + SLICE_MS
-    ends = list(metric_window_ends(starts, first_end, SLICE_MS, RETENTION_MS))
+    ends = list(window_ends(starts, first_end, SLICE_MS, RETENTION_MS))
     candidates = range(first_end, starts[-1] + RETENTION_MS + 2 * SLICE_MS, SLICE_MS)
     assert ends == [end for end in candidates if any(end - RETENTION_MS <= s < end for s in starts)]
     assert len(ends) < len(candidates)  # the long gap is skipped
-    assert list(metric_window_ends([0, 120], 60, 60, 60)) == [60, 180]  # a gap of exactly the retention
+    assert list(window_ends([0, 120], 60, 60, 60)) == [60, 180]  # a gap of exactly the retention
 
 
 def test_windows_from_a_later_end_on_equal_those_of_all_ends_from_there():
     """A timer that passes a few ends at a time (the continuous job) gives the same rows."""
     state = random_state(1)
-    ends = list(metric_window_ends(sorted(state), min(state) + SLICE_MS, SLICE_MS, RETENTION_MS))
+    ends = list(window_ends(sorted(state), min(state) + SLICE_MS, SLICE_MS, RETENTION_MS))
     whole = list(windows_ending(state, ends, SLICE_MS, WINDOWS))
     in_steps = [row for k in range(0, len(ends), 7) for row in windows_ending(state, ends[k:k + 7], SLICE_MS, WINDOWS)]
     assert in_steps == whole

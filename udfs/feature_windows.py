@@ -9,7 +9,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from udfs.drift import MEASURES, NO_REFERENCE, drift_status, endpoint_drift, features_drift
+from udfs.drift import MEASURES, NO_REFERENCE, FeatureDrift, drift_status, endpoint_drift, features_drift
 from udfs.histograms import FeatureSummary, Reference, feature_names, summary_rows
 
 ReferenceLookup = Callable[[int], Reference | None]  # reference id -> that version of the reference
@@ -45,23 +45,36 @@ def trailing_summary(windows: Mapping[int, Sequence[FeatureSummary]], start: int
     return merged
 
 
-def drift_rows(project: str, endpoint_id: str, end: int, range_ms: int,
+def drift_rows(project: str, endpoint_id: str, ends: Sequence[int], range_ms: int,
                windows: Mapping[int, Sequence[FeatureSummary]],
-               reference: Reference | None) -> tuple[list[dict], dict]:
-    """``drift_measures`` rows (one per binned feature) and the ``drift_status`` row for the
-    range [end - range_ms, end). Only live counts on the current reference's bins count."""
-    start = end - range_ms
-    base = {"project": project, "endpoint_id": endpoint_id, "window_start": start, "window_end": end}
+               reference: Reference | None) -> list[tuple[list[dict], dict]]:
+    """Per end in ``ends``: the ``drift_measures`` rows (one per binned feature) and the
+    ``drift_status`` row for the range [end - range_ms, end). Only live counts on the current
+    reference's bins count. The measures of all ends are computed in one call: a timer at the
+    end of a bounded input passes every end at once, and per end the measures' numpy calls on
+    a few small arrays cost more than their arithmetic."""
     if reference is None:
-        seen = trailing_summary(windows, start, end, 0)
-        width = seen.features if seen else 0
-        return [], dict(base, reference_id=0, feature_names=feature_names(None, width), features_count=0,
-                        drift_measure=None, drift_status=NO_REFERENCE, possible_threshold=None,
-                        detected_threshold=None, **_aggregates(None))
-    live = trailing_summary(windows, start, end, reference.reference_id)
-    reference_counts = reference.binned_counts
-    live_counts = live.bins[reference.binned] if live is not None else np.zeros_like(reference_counts)
-    drifts = features_drift(live_counts, reference_counts)
+        return [_no_reference_rows(project, endpoint_id, end, range_ms, windows) for end in ends]
+    starts = sorted(windows)
+    features, bins = len(reference.binned), reference.bins
+    window_bins = np.zeros((len(starts) + 1, features, bins), dtype=np.int64)  # row k + 1: starts[k]'s window
+    for k, window_start in enumerate(starts):
+        for summary in windows[window_start]:
+            if summary.reference_id == reference.reference_id:
+                window_bins[k + 1] += summary.bins[reference.binned]
+    trailing = np.cumsum(window_bins, axis=0)  # exact: integer counts
+    ends_array = np.asarray(ends, dtype=np.int64)
+    live = (trailing[np.searchsorted(starts, ends_array)]
+            - trailing[np.searchsorted(starts, ends_array - range_ms)])  # (end, feature, bin)
+    reference_counts = np.tile(reference.binned_counts, (len(ends), 1))
+    drifts = features_drift(live.reshape(len(ends) * features, bins), reference_counts)
+    return [_reference_rows(project, endpoint_id, end, range_ms, reference, drifts[k * features:(k + 1) * features])
+            for k, end in enumerate(ends)]
+
+
+def _reference_rows(project: str, endpoint_id: str, end: int, range_ms: int, reference: Reference,
+                    drifts: Sequence[FeatureDrift]) -> tuple[list[dict], dict]:
+    base = {"project": project, "endpoint_id": endpoint_id, "window_start": end - range_ms, "window_end": end}
     measure_rows = []
     for j, drift in zip(reference.binned, drifts):
         measure_rows.append(dict(
@@ -76,6 +89,15 @@ def drift_rows(project: str, endpoint_id: str, end: int, range_ms: int,
                   drift_status=summary.status, possible_threshold=reference.possible_threshold,
                   detected_threshold=reference.detected_threshold, **_aggregates(summary))
     return measure_rows, status
+
+
+def _no_reference_rows(project: str, endpoint_id: str, end: int, range_ms: int,
+                       windows: Mapping[int, Sequence[FeatureSummary]]) -> tuple[list[dict], dict]:
+    seen = trailing_summary(windows, end - range_ms, end, 0)
+    width = seen.features if seen else 0
+    return [], dict(project=project, endpoint_id=endpoint_id, window_start=end - range_ms, window_end=end,
+                    reference_id=0, feature_names=feature_names(None, width), features_count=0, drift_measure=None,
+                    drift_status=NO_REFERENCE, possible_threshold=None, detected_threshold=None, **_aggregates(None))
 
 
 def _aggregates(summary) -> dict:

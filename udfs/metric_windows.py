@@ -159,23 +159,24 @@ class _HopWindow:
                 yield window.row(project, self.window_size, end - self.size_ms, self.size_ms)
 
 
-def metric_window_ends(starts: Sequence[int], first_end: int, slice_ms: int, retention_ms: int) -> Iterator[int]:
-    """The ends, from ``first_end`` on, that the slices starting at ``starts`` (sorted) give a
-    window to emit at: those with a slice in the ``retention_ms`` before them.
+def window_ends(starts: Sequence[int], first_end: int, step_ms: int, reach_ms: int) -> Iterator[int]:
+    """The ends, from ``first_end`` on in steps of ``step_ms``, that the windows or slices
+    starting at ``starts`` (sorted) give rows to emit at: those with a start in the
+    ``reach_ms`` before them (the longest window, or the drift range).
 
-    >>> list(metric_window_ends([0, 60, 300], 60, 60, 120))
+    >>> list(window_ends([0, 60, 300], 60, 60, 120))
     [60, 120, 180, 360, 420]
     """
     end = first_end
     while True:
-        i = bisect_left(starts, end - retention_ms)
+        i = bisect_left(starts, end - reach_ms)
         if i == len(starts):
             return
         if starts[i] < end:
             yield end
-            end += slice_ms
-        else:  # nothing in range: skip to the next slice's end
-            end = starts[i] + slice_ms
+            end += step_ms
+        else:  # nothing in range: skip to the next start's end
+            end = starts[i] + step_ms
 
 
 def windows_ending(state: Mapping[int, list[Slice]], ends: Iterable[int], slide_ms: int,
