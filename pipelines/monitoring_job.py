@@ -231,11 +231,13 @@ class MetricWindows(KeyedProcessFunction):
         yield from rows.rest()
         if passed:
             self.emitted_through.update(passed[-1])
+        if next_end is None:  # no slice is in any later window
+            self.slices.clear()
+            return
+        if passed:
             kept_from = passed[-1] + self.slice_ms - self.retention_ms  # the next end's windows start here or later
-            state = {start: held for start, held in state.items() if start >= kept_from}
-            self.slices.update(state)
-        if next_end is not None:
-            ctx.timer_service().register_event_time_timer(next_end - 1)
+            self.slices.update({start: held for start, held in state.items() if start >= kept_from})
+        ctx.timer_service().register_event_time_timer(next_end - 1)
 
 
 class FeatureWindows(KeyedProcessFunction):

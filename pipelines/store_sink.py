@@ -213,10 +213,12 @@ class StoreSink:
         columns = ROW_TABLES.get(target)
         if columns is None:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
-        buffer = self.buffers[target]
+        converted = {}  # every column before any is kept: a record without a column changes no buffer
         for name, convert in columns.items():
             values = [record[name] for record in records]
-            buffer[name].extend(values if convert is _identity else map(convert, values))
+            converted[name] = values if convert is _identity else list(map(convert, values))
+        for name, values in converted.items():
+            self.buffers[target][name].extend(values)
         self.buffered_rows[target] += len(records)
         if self.buffered_rows[target] >= self.max_insert_rows:
             self.flush(target)

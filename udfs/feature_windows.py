@@ -55,6 +55,8 @@ def drift_rows(project: str, endpoint_id: str, ends: Sequence[int], range_ms: in
     a few small arrays cost more than their arithmetic."""
     if reference is None:
         return [_no_reference_rows(project, endpoint_id, end, range_ms, windows) for end in ends]
+    if not ends:
+        return []
     starts = sorted(windows)
     features, bins = len(reference.binned), reference.bins
     window_bins = np.zeros((len(starts) + 1, features, bins), dtype=np.int64)  # row k + 1: starts[k]'s window
