@@ -300,13 +300,13 @@ class FeatureWindows(KeyedProcessFunction):
         yield from rows.rest()
         if passed:
             self.emitted_through.update(passed[-1])
-            kept_from = passed[-1] + self.window_ms - self.range_ms  # the next end's range starts here or later
-            windows = {start: summaries for start, summaries in windows.items() if start >= kept_from}
-        if next_end is not None:
-            self.windows.update(windows)
-            ctx.timer_service().register_event_time_timer(next_end - 1)
-        else:
+        if next_end is None:  # no window is in any later range
             self.windows.clear()
+            return
+        if passed:
+            kept_from = passed[-1] + self.window_ms - self.range_ms  # the next end's range starts here or later
+            self.windows.update({start: summaries for start, summaries in windows.items() if start >= kept_from})
+        ctx.timer_service().register_event_time_timer(next_end - 1)
 
     def close(self) -> None:
         self.references.close()

@@ -27,24 +27,6 @@ def histogram_rows(project: str, endpoint_id: str, window_start: int, window_ms:
     return rows
 
 
-def trailing_summary(windows: Mapping[int, Sequence[FeatureSummary]], start: int, end: int,
-                     reference_id: int) -> FeatureSummary | None:
-    """The merged summary of the windows starting in [start, end) on ``reference_id``'s bins.
-
-    >>> from udfs.histograms import summarize
-    >>> one = summarize(np.array([[1.0]]), np.zeros(1, int), 1, None, 0)[0]
-    >>> trailing_summary({0: [one], 300: [one], 600: [one]}, 0, 600, 0).count.tolist()
-    [2]
-    """
-    merged = None
-    for window_start in sorted(windows):
-        if start <= window_start < end:
-            for summary in windows[window_start]:
-                if summary.reference_id == reference_id:
-                    merged = summary if merged is None else merged.merge(summary)
-    return merged
-
-
 def drift_rows(project: str, endpoint_id: str, ends: Sequence[int], range_ms: int,
                windows: Mapping[int, Sequence[FeatureSummary]],
                reference: Reference | None) -> list[tuple[list[dict], dict]]:
@@ -95,8 +77,16 @@ def _reference_rows(project: str, endpoint_id: str, end: int, range_ms: int, ref
 
 def _no_reference_rows(project: str, endpoint_id: str, end: int, range_ms: int,
                        windows: Mapping[int, Sequence[FeatureSummary]]) -> tuple[list[dict], dict]:
-    seen = trailing_summary(windows, end - range_ms, end, 0)
-    width = seen.features if seen else 0
+    """The status row of a range without a reference, naming as many features as its widest
+    row had (a merged summary is as wide as its widest part).
+
+    >>> from udfs.histograms import summarize
+    >>> narrow, wide = (summarize(np.ones((1, k)), np.zeros(1, int), 1, None, 0)[0] for k in (1, 3))
+    >>> [_no_reference_rows("p", "e", end, 600, {0: [narrow], 600: [wide]})[1]["feature_names"] for end in (600, 900)]
+    [['f0'], ['f0', 'f1', 'f2']]
+    """
+    width = max((summary.features for start, held in windows.items() if end - range_ms <= start < end
+                 for summary in held if summary.reference_id == 0), default=0)
     return [], dict(project=project, endpoint_id=endpoint_id, window_start=end - range_ms, window_end=end,
                     reference_id=0, feature_names=feature_names(None, width), features_count=0, drift_measure=None,
                     drift_status=NO_REFERENCE, possible_threshold=None, detected_threshold=None, **_aggregates(None))
