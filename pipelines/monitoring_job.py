@@ -18,8 +18,9 @@ source (spool directory in blocks of lines, their plain events read into columns
      state until inserted, so checkpoints cover them) -> ClickHouse
 
 No Java operator works per event: Flink reads blocks of lines (one row per block, where a row
-per line would cap the job near 70,000 lines/s), hands them to Python, and from there on moves
-one record per batch and endpoint.
+per line would cap the job near 70,000 lines/s), hands them to Python (a local file's blocks
+stay in the file: Python reads the lines it needs from there), and from there on moves one
+record per batch and endpoint.
 
 Runs in PyFlink local mode from ``modelmon run``, or unchanged with ``flink run -py`` on a
 cluster (``modelmon submit`` wraps that).
@@ -35,7 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,7 @@ from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
 from pipelines.store_sink import STORE_ROW, StoreWriter, WindowRows, store_row
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
+from udfs.block_events import BlockEvents, BlockLines, decode
 from udfs.events import EndpointCache, LatenessTracker
 from udfs.feature_windows import drift_rows, histogram_rows
 from udfs.features import FeatureSettings
@@ -98,7 +100,7 @@ class _PredictionParser(ScalarFunction):
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
 
-    def parse(self, raw_lines: list[bytes], columns: list[bytes]) -> BatchOutput:
+    def parse(self, raw_lines: Sequence[bytes], columns: list[BlockEvents]) -> BatchOutput:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
         return parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
                            self.dead_letter_max_chars, columns)
@@ -108,15 +110,20 @@ class _PredictionParser(ScalarFunction):
 
 
 class ParsePredictionBlocks(_PredictionParser):
-    """Adapter: one block of spool lines and its event columns read in Java -> its pickled
-    :class:`udfs.batches.BatchOutput` and latest event time.
+    """Adapter: one block of spool lines (or, for a local file, NULL: the events say where it
+    is) and its event columns read in Java -> its pickled :class:`udfs.batches.BatchOutput` and
+    latest event time.
 
     A plain (row-at-a-time) function, not a pandas one: a block is a whole batch already, and
     the Arrow framing of one 9 MB row costs copies on both sides that the row coder avoids.
     """
 
     def eval(self, payload: bytes | None, events: bytes | None) -> Row:
-        output = self.parse(block_lines([payload or b""]), [] if events is None else [events])
+        if events is None:
+            output = self.parse(block_lines([payload or b""]), [])
+        else:
+            columns = decode(events)
+            output = self.parse(BlockLines.of(payload, columns), [columns])
         return Row(output.time_ms, pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
 
 

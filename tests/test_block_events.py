@@ -24,7 +24,7 @@ from tests.test_fast_parse import (WHEN, assert_same, batch, batch_line, both_wa
                                    traffic)  # noqa: F401 (traffic is a fixture)
 from tests.test_parser_fuzz import FUZZ, lines as fuzzed_lines
 from udfs.batches import block_lines
-from udfs.block_events import decode, parse_blocks
+from udfs.block_events import BlockLines, decode, parse_blocks
 from udfs.events import EndpointCache
 
 
@@ -62,23 +62,27 @@ def as_block(raw: list[bytes]) -> bytes:
 
 
 def java_ways(java, raw: list[bytes], lateness_ms: int | None, monkeypatch, **options) -> tuple[dict, dict]:
-    return both_ways(raw, lateness_ms, monkeypatch, columns=[java(as_block(raw))], **options)
+    """Both ways over the lines as Java cut them, which must be the lines block_lines gives."""
+    block = as_block(raw)
+    columns = decode(java(block))
+    lines = BlockLines.of(block, columns)
+    assert list(lines) == raw
+    return both_ways(lines, lateness_ms, monkeypatch, columns=[columns], **options)
 
 
 def taken_lines(java, raw: list[bytes]) -> set[int]:
     """The lines whose events Java read and the fast path kept (a line failing the checks made on
     Java's columns is not kept by the pyarrow path either: it makes the same checks)."""
-    columns = java(as_block(raw))
-    return set(parse_blocks(raw, [columns], EndpointCache()).line.tolist()) & set(decode(columns).line.tolist())
+    columns = decode(java(as_block(raw)))
+    return set(parse_blocks(raw, [columns], EndpointCache()).line.tolist()) & set(columns.line.tolist())
 
 
 def test_java_reads_every_line_of_simulated_traffic(java, traffic):
-    block = java(as_block(traffic))
     events = sum(len(json.loads(text).get("values", [None])) for text in traffic)
-    columns = decode(block)
+    columns = decode(java(as_block(traffic)))
     assert columns.lines == len(traffic)
     assert len(columns.line) == events > len(traffic) and set(columns.line.tolist()) == set(range(len(traffic)))
-    fast = parse_blocks(traffic, [block], EndpointCache())
+    fast = parse_blocks(traffic, [columns], EndpointCache())
     assert len(fast) == events
 
 
@@ -169,7 +173,7 @@ def test_traffic_mixed_with_every_edge_and_hostile_line_gives_what_the_exact_par
 def test_lines_are_numbered_across_blocks(java, traffic, monkeypatch):
     pieces = [traffic[:700], java_edge_lines(), traffic[700:]]
     raw = [text for piece in pieces for text in piece]
-    columns = [java(as_block(piece)) for piece in pieces]
+    columns = [decode(java(as_block(piece))) for piece in pieces]
     fast, exact = both_ways(raw, 60_000, monkeypatch, columns=columns)
     assert_same(fast, exact)
     with pytest.raises(ValueError, match="count"):

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from modelmon.simulator import simulate
 from tests.hostile import corpus
 from tests.test_parser_fuzz import FUZZ, REFERENCE, lines as fuzzed_lines
 from udfs.batches import BatchOutput, parse_batch
+from udfs.block_events import BlockEvents
 from udfs.events import EndpointCache, LatenessTracker, endpoint_id
 from udfs.fast_parse import parse_fast
 from udfs.features import FeatureSettings
@@ -132,14 +134,14 @@ def assert_same(fast: dict, exact: dict) -> None:
         np.testing.assert_allclose(m2, want_m2, rtol=1e-9, atol=1e-12)
 
 
-def both_ways(raw: list[bytes], lateness_ms: int | None, monkeypatch, sample_every: int = 2,
-              ahead_ms: int = 86_400_000, columns: list[bytes] = ()) -> tuple[dict, dict]:
+def both_ways(raw: Sequence[bytes], lateness_ms: int | None, monkeypatch, sample_every: int = 2,
+              ahead_ms: int = 86_400_000, columns: list[BlockEvents] = ()) -> tuple[dict, dict]:
     """The batch parsed with the fast path (over Java's ``columns`` of the lines when given), and
     with the exact parser alone."""
     clock = lambda: int(WHEN.timestamp() * 1000)  # noqa: E731
     features = FeatureSettings(300_000, {REFERENCED: REFERENCE, HOSTILE: REFERENCE}.get, sample_every)
 
-    def run(columns: list[bytes] = ()) -> dict:
+    def run(columns: list[BlockEvents] = ()) -> dict:
         tracker = LatenessTracker(lateness_ms, ahead_ms, clock_ms=clock)
         return normalized(parse_batch(raw, tracker, features, EndpointCache(), 60_000, 65536, columns))
 

@@ -1,13 +1,16 @@
 """The spool source's ``modelmon-line-blocks`` format, read by real Flink jobs: its blocks,
 split by :func:`udfs.batches.block_lines`, are exactly the lines Flink's own ``raw`` format
 reads from the same file, blocks are cut where the options say, and a second column holds
-each block's event columns (tests/test_block_events.py checks what they hold)."""
+each block's event columns (tests/test_block_events.py checks what they hold) and, for a
+local file, where the block is instead of the block."""
 
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
@@ -16,7 +19,7 @@ from modelmon.simulator import simulate
 from pipelines.line_blocks import FORMAT_IDENTIFIER, line_block_jar
 from tests.test_block_events import BlockEventsProcess
 from udfs.batches import block_lines
-from udfs.block_events import decode
+from udfs.block_events import BlockLines, decode
 
 AWKWARD_LINES = [
     b'{"a": 1}', b"", b'{"b": 2}\r', b"\r", b"\r\r", b"caf\xc3\xa9", b"\xff\xfe not UTF-8", b"x" * (3 * 2**20),
@@ -44,7 +47,7 @@ def read(t_env: StreamTableEnvironment, path: Path, options: dict[str, str],
     t_env.execute_sql(f"CREATE TEMPORARY TABLE {table} ({', '.join(c + ' BYTES' for c in columns)}) "
                       f"WITH ({with_clause})")
     with t_env.execute_sql(f"SELECT * FROM {table}").collect() as rows:
-        rows = [tuple(bytes(value) for value in row) for row in rows]
+        rows = [tuple(None if value is None else bytes(value) for value in row) for row in rows]
     return [row[0] for row in rows] if len(columns) == 1 else rows
 
 
@@ -85,17 +88,38 @@ def test_an_empty_file_gives_no_blocks(t_env, tmp_path):
     assert blocks(t_env, tmp_path / "spool") == [b'{"a": 1}\n']
 
 
-def test_a_second_column_holds_each_blocks_event_columns(t_env, tmp_path):
+def test_a_second_column_holds_each_blocks_event_columns_and_where_its_lines_are(t_env, tmp_path):
+    """A local file's blocks stay in the file: the block column is NULL, and the events say
+    where the block is; its lines, read from there, are exactly those of Flink's raw format."""
     spool = tmp_path / "spool"
     simulate(spool, 200, endpoints=2, features=3, seed=5)
     path = next(spool.glob("*.jsonl"))
     path.write_bytes(path.read_bytes() + b"\n".join(AWKWARD_LINES))
     rows = read(t_env, path, {"format": FORMAT_IDENTIFIER, f"{FORMAT_IDENTIFIER}.max-lines": "7"},
                 columns=("payload", "events"))
+    assert len(rows) > 20 and all(payload is None for payload, _ in rows)
+    columns = [decode(events) for _, events in rows]
+    assert {c.file for c in columns} == {str(path)}
+    assert [c.file_offset for c in columns] == list(np.cumsum([0] + [c.block_length for c in columns[:-1]]))
+    assert [line for c in columns for line in BlockLines.of(None, c)] == read(t_env, path, {"format": "raw"})
     java = BlockEventsProcess()
     try:
-        assert len(rows) > 20 and all(events == java(payload) for payload, events in rows)
+        for c in columns:
+            block = path.read_bytes()[c.file_offset:c.file_offset + c.block_length]
+            from_block = decode(java(block))
+            assert from_block.file is None and len(from_block.line) == len(c.line)
+            np.testing.assert_array_equal(from_block.values, c.values)
     finally:
         java.close()
-    assert [decode(events).lines for _, events in rows] == [len(block_lines([payload])) for payload, _ in rows]
-    assert sum(len(decode(events).line) for _, events in rows) >= 200
+    assert sum(len(c.line) for c in columns) >= 200
+
+
+def test_a_compressed_files_blocks_travel_beside_their_event_columns(t_env, tmp_path):
+    lines = [json.dumps({"i": i}).encode() for i in range(30)]
+    path = tmp_path / "segment.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    rows = read(t_env, path, {"format": FORMAT_IDENTIFIER, f"{FORMAT_IDENTIFIER}.max-lines": "7"},
+                columns=("payload", "events"))
+    columns = [decode(events) for _, events in rows]
+    assert all(c.file is None for c in columns)
+    assert [line for (payload, _), c in zip(rows, columns) for line in BlockLines.of(payload, c)] == lines

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from udfs.events import (STATUS_INVALID, STATUS_LATE, STATUS_OK, Endpoint, EndpointCache, LatenessTracker,
                          ParsedLines, parse_lines)
-from udfs.block_events import parse_blocks
+from udfs.block_events import BlockEvents, parse_blocks
 from udfs.fast_parse import FastLines, parse_fast, ranges
 from udfs.features import FeatureSettings
 from udfs.histograms import MAX_FEATURES, feature_names, summarize
@@ -318,7 +318,7 @@ def block_lines(blocks: Sequence[bytes]) -> list[bytes]:
 
 def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: FeatureSettings | None,
                 endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int,
-                columns: Sequence[bytes] = ()) -> BatchOutput:
+                columns: Sequence[BlockEvents] = ()) -> BatchOutput:
     """A batch of raw lines -> its :class:`BatchOutput`, never raising for bad input.
 
     ``columns``, when the lines come from blocks, are the blocks' events as Java read them

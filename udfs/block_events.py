@@ -6,20 +6,25 @@ thread, so Python skips its own JSON reading for them. Python makes the checks t
 second look at the line (the endpoint, the time range, the latency, the outputs), as
 :mod:`udfs.fast_parse` does; a line that fails one, like every line Java left out, is read
 from the raw block as before.
+
+Java also says where each line is in its block, and, for a block of a local file, where the
+block is in that file instead of sending it (:class:`BlockLines`): Python reads a line's bytes
+only when it needs them.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, overload
 
 import numpy as np
 
 from udfs.events import END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_METRIC_NAME, Endpoint, EndpointCache, EventError
 from udfs.fast_parse import FastLines, concatenate, endpoint_codes, parse_fast, ranges
 
-MAGIC = 0x4D4D4532
+MAGIC = 0x4D4D4533
 ENDPOINT_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")
 _HEADER = struct.Struct("<10i")
 
@@ -45,16 +50,21 @@ class BlockEvents:
     metric_value: np.ndarray
     metric_names: list[str]
     endpoints: list[dict]  # the endpoint fields and labels of a line, as the parser reads them
+    line_start: np.ndarray  # each line's bytes in the block: [line_start, line_stop)
+    line_stop: np.ndarray
+    file: str | None = None  # the local file holding the block, when the block did not travel
+    file_offset: int = 0
+    block_length: int = 0
 
 
 def decode(blob: bytes) -> BlockEvents:
     """Java's columns of a block.
 
-    >>> empty = _HEADER.pack(MAGIC, 3, *[0] * 8)
-    >>> len(decode(empty).line), decode(empty).endpoints
-    (0, [])
+    >>> empty = _HEADER.pack(MAGIC, 2, *[0] * 8) + struct.pack("<4i", 0, 3, 1, 5)
+    >>> decode(empty).line_start.tolist(), decode(empty).line_stop.tolist(), decode(empty).file
+    ([0, 3], [1, 5], None)
     """
-    magic, lines, events, rows, values, metrics, names, endpoints, _string_bytes, _ = _HEADER.unpack_from(blob)
+    magic, lines, events, rows, values, metrics, names, endpoints, _string_bytes, file_bytes = _HEADER.unpack_from(blob)
     if magic != MAGIC:
         raise ValueError("not the block reader's event columns (a jar from another version?)")
     at = _HEADER.size
@@ -69,6 +79,7 @@ def decode(blob: bytes) -> BlockEvents:
                                                     take("<f8", metrics))
     line, ordinal, endpoint, row_count, outputs, is_error, line_crc = (take("<i4", events) for _ in range(7))
     row_length, metric_event, metric_name = take("<i4", rows), take("<i4", metrics), take("<i4", metrics)
+    line_start, line_stop = take("<i4", lines), take("<i4", lines)
 
     def integer() -> int:
         nonlocal at
@@ -88,18 +99,85 @@ def decode(blob: bytes) -> BlockEvents:
         obj = {name: text() for bit, name in enumerate(ENDPOINT_FIELDS) if present & (1 << bit)}
         obj["labels"] = {text(): text() for _ in range(integer())}
         described.append(obj)
+    file, file_offset, block_length = None, 0, 0
+    if file_bytes:
+        file = blob[at:at + file_bytes].decode("utf-8")
+        file_offset, block_length = struct.unpack_from("<qq", blob, at + file_bytes)
     return BlockEvents(lines, line.astype(np.int64), ordinal.astype(np.int64), endpoint.astype(np.int64), time_ms,
                        microsec, is_error.astype(bool), row_count.astype(np.int64), outputs, line_crc.view(np.uint32),
                        row_length.astype(np.int64), value_array, metric_event.astype(np.int64),
-                       metric_name.astype(np.int64), metric_value, metric_names, described)
+                       metric_name.astype(np.int64), metric_value, metric_names, described, line_start, line_stop,
+                       file, file_offset, block_length)
 
 
-def parse_blocks(raw_lines: Sequence[bytes], columns: Sequence[bytes], endpoints: EndpointCache) -> FastLines:
+class BlockLines(Sequence[bytes]):
+    """The lines of one block, cut where Java found them; a line's bytes are sliced from the
+    block only when asked for.
+
+    >>> lines = BlockLines(b'{"a": 1}\\r\\n\\nxy', np.array([0, 10, 11]), np.array([8, 10, 13]))
+    >>> len(lines), lines[0], lines[-1], list(lines[1:])
+    (3, b'{"a": 1}', b'xy', [b'', b'xy'])
+    """
+
+    def __init__(self, block: bytes, start: np.ndarray, stop: np.ndarray):
+        self.block = block
+        self.start, self.stop = start.tolist(), stop.tolist()
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.block[self.start[index]:self.stop[index]]
+
+    @classmethod
+    def of(cls, block: bytes | None, events: BlockEvents) -> "BlockLines":
+        """The lines of a block: ``block`` when it travelled, else read from its file."""
+        if block is None:
+            if events.file is None:
+                raise ValueError("a block with neither its bytes nor its file")
+            block = read_range(events.file, events.file_offset, events.block_length)
+        return cls(block, events.line_start, events.line_stop)
+
+
+def read_range(path: str, offset: int, length: int) -> bytes:
+    """``length`` bytes of the file at ``offset``: a block Flink read from it moments ago.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     _ = f.write(b"0123456789"); f.flush()
+    ...     read_range(f.name, 2, 5)
+    b'23456'
+    """
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        pieces, got = [], 0
+        while got < length:
+            piece = os.pread(descriptor, length - got, offset + got)
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+    finally:
+        os.close(descriptor)
+    if got != length:
+        raise ValueError(f"{path} is shorter than when Flink read it: {got} of {length} bytes at {offset} "
+                         "(a spool file must not be truncated or replaced while the job reads it)")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def parse_blocks(raw_lines: Sequence[bytes], columns: Sequence[BlockEvents], endpoints: EndpointCache) -> FastLines:
     """The events the fast path takes from the lines of blocks: those of Java's ``columns`` (one
-    per block) that pass the checks, and :func:`udfs.fast_parse.parse_fast`'s of the other lines."""
+    per block, decoded) that pass the checks, and :func:`udfs.fast_parse.parse_fast`'s of the other lines."""
     parts, base = [], 0
-    for blob in columns:
-        block = decode(blob)
+    for block in columns:
         part = _checked(block, endpoints)
         part.line += base
         parts.append(part)

@@ -28,20 +28,28 @@ import java.util.zip.CRC32;
  * identity, time range, latency, outputs) and reads a line that fails one itself. So a line
  * taken here gives exactly what the Python parser would.
  *
+ * <p>The result also says where each line of the block is, and may say where the block itself
+ * is in a local file, so that Python can read the few lines it needs (sampled, left out, or
+ * dead letters) without the whole block crossing to it beside its columns.
+ *
  * <p>The result is read by {@code udfs/block_events.py}; its layout (little-endian):
  * <pre>
- * int32 MAGIC, lines, events, rows, values, metrics, metric names, endpoints, string bytes, 0
+ * int32 MAGIC, lines, events, rows, values, metrics, metric names, endpoints, string bytes,
+ *   file bytes (0 when the block travels beside the columns)
  * int64 time_ms[events]; float64 microsec[events] (NaN when absent or null); float64 values[values];
  * float64 metric_value[metrics]; int32 line[events], ordinal[events] (1-based, within the line),
  * endpoint[events], rows[events], outputs[events] (-1 when absent), is_error[events],
  * line_crc[events] (the CRC-32 of the event's line, as zlib.crc32 gives it),
- * row_length[rows], metric_event[metrics], metric_name[metrics]; then the strings: each metric
- * name (int32 length, UTF-8), then each endpoint: int32 bit set of the ENDPOINT_FIELDS present,
- * each present one's text, int32 label count, and each label's key and value text.
+ * row_length[rows], metric_event[metrics], metric_name[metrics], line_start[lines],
+ * line_stop[lines] (each line's bytes in the block, without its '\n' and a '\r' before it);
+ * then the strings: each metric name (int32 length, UTF-8), then each endpoint: int32 bit set of
+ * the ENDPOINT_FIELDS present, each present one's text, int32 label count, and each label's key
+ * and value text; then, with file bytes, the file's local path (UTF-8) and int64 offset and
+ * length of the block in it.
  * </pre>
  */
 final class BlockEvents {
-    static final int MAGIC = 0x4d4d4532;
+    static final int MAGIC = 0x4d4d4533;
     static final String[] ENDPOINT_FIELDS = {"class", "model", "version", "function_uri", "project", "endpoint_id"};
     /** udfs.events.BATCH_HEADER_FIELDS: an event's own fields, which a batch's headers may name. */
     static final String[] BATCH_FIELDS = {"request", "op", "resp", "when", "microsec", "metrics", "error"};
@@ -82,9 +90,11 @@ final class BlockEvents {
     private final Column rowLength = new Column();
     private final Column metricEvent = new Column();
     private final Column metricName = new Column();
+    private final Column lineStart = new Column();  // per line of the block, not per event
+    private final Column lineStop = new Column();
     private final Column[] columns = {timeMs, microsec, values, metricValue, line, ordinal, endpoint, rows, outputs,
         isError, lineCrc, rowLength, metricEvent, metricName};
-    private final int[] lineStart = new int[columns.length];  // column sizes before the line being read
+    private final int[] sizesBefore = new int[columns.length];  // column sizes before the line being read
     private final Map<String, Integer> metricNames = new HashMap<>();
     private final Map<String, Integer> endpoints = new HashMap<>();
     private final List<String> metricNameList = new ArrayList<>();
@@ -127,9 +137,19 @@ final class BlockEvents {
 
     /** The columns of {@code block[from, to)}, whose lines end at '\n' (a '\r' before it dropped). */
     byte[] read(byte[] block, int from, int to) {
+        return read(block, from, to, null, 0);
+    }
+
+    /**
+     * The same, saying that the block is the bytes at {@code fileOffset} of the local file
+     * {@code file} (null: the block travels beside the columns).
+     */
+    byte[] read(byte[] block, int from, int to, String file, long fileOffset) {
         for (Column column : columns) {
             column.size = 0;
         }
+        lineStart.size = 0;
+        lineStop.size = 0;
         metricNames.clear();
         endpoints.clear();
         metricNameList.clear();
@@ -159,10 +179,12 @@ final class BlockEvents {
             if (highBits == 0) {  // a line that is not ASCII is left to Python
                 readLine(block, start, lineEnd, lines);
             }
+            lineStart.add(start - from);
+            lineStop.add(lineEnd - from);
             lines++;
             start = end + 1;
         }
-        return encode(lines);
+        return encode(lines, file, fileOffset, to - from);
     }
 
     /** Reads an ASCII line into the columns, or leaves them as they were. */
@@ -171,7 +193,7 @@ final class BlockEvents {
             return;
         }
         for (int c = 0; c < columns.length; c++) {
-            lineStart[c] = columns[c].size;
+            sizesBefore[c] = columns[c].size;
         }
         json.reset(bytes, from, to);
         boolean taken;
@@ -182,7 +204,7 @@ final class BlockEvents {
         }
         if (!taken) {
             for (int c = 0; c < columns.length; c++) {
-                columns[c].size = lineStart[c];
+                columns[c].size = sizesBefore[c];
             }
             return;
         }
@@ -493,7 +515,7 @@ final class BlockEvents {
         });
     }
 
-    private byte[] encode(int lines) {
+    private byte[] encode(int lines, String file, long fileOffset, int blockLength) {
         List<byte[]> strings = new ArrayList<>();
         int stringBytes = 0;
         for (String name : metricNameList) {
@@ -517,12 +539,14 @@ final class BlockEvents {
                 stringBytes += addString(strings, described[i]);
             }
         }
+        byte[] path = file == null ? new byte[0] : file.getBytes(StandardCharsets.UTF_8);
         int events = line.size;
         int size = 40 + 8 * (2 * events + values.size + metricValue.size)
-                + 4 * (7 * events + rowLength.size + 2 * metricEvent.size) + stringBytes;
+                + 4 * (7 * events + rowLength.size + 2 * metricEvent.size + 2 * lines) + stringBytes
+                + (file == null ? 0 : path.length + 16);
         ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         for (int header : new int[] {MAGIC, lines, events, rowLength.size, values.size, metricValue.size,
-                metricNameList.size(), endpointList.size(), stringBytes, 0}) {
+                metricNameList.size(), endpointList.size(), stringBytes, path.length}) {
             out.putInt(header);
         }
         for (Column column : new Column[] {timeMs, microsec, values, metricValue}) {
@@ -530,13 +554,16 @@ final class BlockEvents {
             out.position(out.position() + 8 * column.size);
         }
         for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, lineCrc, rowLength,
-                metricEvent, metricName}) {
+                metricEvent, metricName, lineStart, lineStop}) {
             for (int k = 0; k < column.size; k++) {
                 out.putInt((int) column.data[k]);
             }
         }
         for (byte[] piece : strings) {
             out.put(piece);
+        }
+        if (file != null) {
+            out.put(path).putLong(fileOffset).putLong(blockLength);
         }
         return out.array();
     }
