@@ -11,7 +11,9 @@ import pytest
 from tests.conftest import TRAFFIC_ENDPOINTS, run_bounded
 from tests.expected import METRIC_COLUMNS, WINDOWS, custom_metric_windows, hop_windows, read_spool, stored_windows
 from modelmon import store
+from modelmon.config import Config
 from modelmon.simulator import simulate
+from pipelines.monitoring_job import create_table_environment
 from pipelines.store_sink import TABLES
 
 @pytest.mark.parametrize("window_size", WINDOWS)
@@ -108,3 +110,12 @@ def test_a_replayed_run_leaves_the_same_numbers(tmp_path):
         assert client.query("SELECT * FROM endpoints ORDER BY endpoint_id").result_rows == registry
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("bounded, bundle_ms", [(True, "7000"), (False, "")])
+def test_only_a_bounded_run_ends_its_python_bundles_less_often(tmp_path, bounded, bundle_ms):
+    """A bounded run's bundles last ``bounded_bundle_seconds``; a continuous run keeps Flink's
+    default (1 s), which bounds how long a quiet Python operator holds its results."""
+    config = Config(bounded_bundle_seconds=7, checkpoint_dir=str(tmp_path))
+    t_env = create_table_environment(config, bounded)
+    assert t_env.get_config().get("python.fn-execution.bundle.time", "") == bundle_ms
