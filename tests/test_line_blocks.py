@@ -103,10 +103,10 @@ def test_a_second_column_holds_each_blocks_event_columns_and_where_its_lines_are
     assert [c.file_offset for c in columns] == list(np.cumsum([0] + [c.block_length for c in columns[:-1]]))
     assert [line for c in columns for line in BlockLines.of(None, c)] == read(t_env, path, {"format": "raw"})
     java = BlockEventsProcess()
+    written = path.read_bytes()
     try:
         for c in columns:
-            block = path.read_bytes()[c.file_offset:c.file_offset + c.block_length]
-            from_block = decode(java(block))
+            from_block = decode(java(written[c.file_offset:c.file_offset + c.block_length]))
             assert from_block.file is None and len(from_block.line) == len(c.line)
             np.testing.assert_array_equal(from_block.values, c.values)
     finally:

@@ -77,8 +77,7 @@ public final class LineBlockFormat implements BulkFormat<RowData, FileSourceSpli
             if (inflater == null) {
                 file.seek(offset);
                 in = file;
-                if (parseEvents && !split.path().getFileSystem().isDistributedFS()
-                        && "file".equals(split.path().toUri().getScheme())) {
+                if (parseEvents && "file".equals(split.path().toUri().getScheme())) {
                     localFile = split.path().toUri().getPath();
                 }
             } else {
