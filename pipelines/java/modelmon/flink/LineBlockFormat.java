@@ -31,7 +31,7 @@ import org.apache.flink.table.data.RowData;
  * {@code block} is NULL and its events say where it is in the file (and where each line is in
  * it), so Python reads only the lines it needs from the file. Python needs few (sampled rows'
  * keys, lines left out, dead letters), and a whole block crossing to Python costs both sides a
- * few copies of every byte (about 7 s of CPU per 1,000,000 lines, measured).
+ * few copies of every byte (about 9 s of CPU per 1,000,000 lines in all, measured).
  *
  * <p>Each block's checkpoint position is the byte offset just after it (no records to skip), so
  * a restored reader resumes at that byte even when the block size was changed in between.
