@@ -36,14 +36,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import ValueState, ValueStateDescriptor
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
@@ -170,14 +170,42 @@ class RouteBatch(ProcessFunction):
             yield STORE_ROWS, store_row("incoming_features", output.samples)
 
 
-def ends_through(ends: Iterable[int], watermark: int) -> tuple[list[int], int | None]:
-    """The window ends the watermark has passed, and the next one (None when there is none)."""
-    passed = []
-    for end in ends:
-        if end - 1 > watermark:
-            return passed, end
-        passed.append(end)
-    return passed, None
+class WindowTimer:
+    """What both window operators do at a timer around their own rows: find the window ends
+    the watermark passed since the last one emitted; then note the last, keep only what a later
+    end's windows reach back to (nothing when no end is left), and set the timer for the next.
+
+    ``step_ms`` is the distance between ends (a slice, a base window), ``reach_ms`` how far back
+    an end's rows reach (the longest window, the drift range)."""
+
+    def __init__(self, step_ms: int, reach_ms: int):
+        self.step_ms, self.reach_ms = step_ms, reach_ms
+
+    def first_end(self, held: Mapping[int, Any], emitted: int | None) -> int:
+        """The first end not yet emitted; ``held`` maps start -> what is held for it."""
+        return min(held) + self.step_ms if emitted is None else emitted + self.step_ms
+
+    def due(self, held: Mapping[int, Any], emitted: int | None, watermark: int) -> tuple[list[int], int | None]:
+        """The ends the watermark has passed, and the next one (None when there is none)."""
+        passed = []
+        for end in window_ends(sorted(held), self.first_end(held, emitted), self.step_ms, self.reach_ms):
+            if end - 1 > watermark:
+                return passed, end
+            passed.append(end)
+        return passed, None
+
+    def settle(self, ctx: KeyedProcessFunction.OnTimerContext, held_state: ValueState, emitted_state: ValueState,
+               held: Mapping[int, Any], passed: list[int], next_end: int | None) -> None:
+        """After the rows of the ``passed`` ends went out."""
+        if passed:
+            emitted_state.update(passed[-1])
+        if next_end is None:  # nothing held is in any later end's windows
+            held_state.clear()
+            return
+        if passed:
+            kept_from = passed[-1] + self.step_ms - self.reach_ms  # the next end's windows start here or later
+            held_state.update({start: kept for start, kept in held.items() if start >= kept_from})
+        ctx.timer_service().register_event_time_timer(next_end - 1)
 
 
 def merge_into(held_by_start: dict[int, list], start: int, record, same: Callable[[Any], bool]) -> None:
@@ -202,9 +230,8 @@ class MetricWindows(KeyedProcessFunction):
     """
 
     def __init__(self, config: Config):
-        self.slice_ms = job_slice_ms(config)
         self.slide_ms = config.slide_seconds * 1000
-        self.retention_ms = max(max(WINDOW_SIZES_MS.values()), self.slide_ms)
+        self.timer = WindowTimer(job_slice_ms(config), max(max(WINDOW_SIZES_MS.values()), self.slide_ms))
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # One value per endpoint (slice start -> slices), not a map state: a timer reads every
@@ -212,17 +239,12 @@ class MetricWindows(KeyedProcessFunction):
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
         self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
 
-    def _next_end(self, state: dict) -> int:
-        """The first window end not yet emitted."""
-        emitted = self.emitted_through.value()
-        return min(state) + self.slice_ms if emitted is None else emitted + self.slice_ms
-
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         state = self.slices.value() or {}
         for s in value.slices:
             merge_into(state, s.start, s, lambda held: held.project == s.project)
         self.slices.update(state)
-        ctx.timer_service().register_event_time_timer(self._next_end(state) - 1)
+        ctx.timer_service().register_event_time_timer(self.timer.first_end(state, self.emitted_through.value()) - 1)
         return ()
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
@@ -230,21 +252,12 @@ class MetricWindows(KeyedProcessFunction):
         state = self.slices.value() or {}
         if not state:
             return
-        passed, next_end = ends_through(window_ends(sorted(state), self._next_end(state), self.slice_ms,
-                                                    self.retention_ms), watermark)
+        passed, next_end = self.timer.due(state, self.emitted_through.value(), watermark)
         rows = WindowRows()
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
         yield from rows.rest()
-        if passed:
-            self.emitted_through.update(passed[-1])
-        if next_end is None:  # no slice is in any later window
-            self.slices.clear()
-            return
-        if passed:
-            kept_from = passed[-1] + self.slice_ms - self.retention_ms  # the next end's windows start here or later
-            self.slices.update({start: held for start, held in state.items() if start >= kept_from})
-        ctx.timer_service().register_event_time_timer(next_end - 1)
+        self.timer.settle(ctx, self.slices, self.emitted_through, state, passed, next_end)
 
 
 class FeatureWindows(KeyedProcessFunction):
@@ -260,6 +273,7 @@ class FeatureWindows(KeyedProcessFunction):
         self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
         self.range_ms = config.drift_range_seconds * 1000
+        self.timer = WindowTimer(self.window_ms, self.range_ms)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         # One value per endpoint (window start -> summaries), not a map state, as in
@@ -290,10 +304,7 @@ class FeatureWindows(KeyedProcessFunction):
         if not windows:
             return
         endpoint_id, project = ctx.get_current_key(), self.project.value()
-        emitted = self.emitted_through.value()
-        first_end = min(windows) + self.window_ms if emitted is None else emitted + self.window_ms
-        passed, next_end = ends_through(window_ends(sorted(windows), first_end, self.window_ms, self.range_ms),
-                                        watermark)
+        passed, next_end = self.timer.due(windows, self.emitted_through.value(), watermark)
         drifts = drift_rows(project, endpoint_id, passed, self.range_ms, windows, self.references.get(endpoint_id))
         rows = WindowRows()
         for end, (measures, status) in zip(passed, drifts):
@@ -305,15 +316,7 @@ class FeatureWindows(KeyedProcessFunction):
                     project, endpoint_id, end - self.window_ms, self.window_ms, closed,
                     lambda reference_id: self.references.version(endpoint_id, reference_id)))
         yield from rows.rest()
-        if passed:
-            self.emitted_through.update(passed[-1])
-        if next_end is None:  # no window is in any later range
-            self.windows.clear()
-            return
-        if passed:
-            kept_from = passed[-1] + self.window_ms - self.range_ms  # the next end's range starts here or later
-            self.windows.update({start: summaries for start, summaries in windows.items() if start >= kept_from})
-        ctx.timer_service().register_event_time_timer(next_end - 1)
+        self.timer.settle(ctx, self.windows, self.emitted_through, windows, passed, next_end)
 
     def close(self) -> None:
         self.references.close()
