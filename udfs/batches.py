@@ -476,8 +476,10 @@ def _sampled_rows(fast: FastLines, members: np.ndarray, row_counts: np.ndarray, 
 def _matrix(fast: FastLines, rows: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
     """The given feature rows as an (n, width) array: cut to ``width``, NaN-padded."""
     starts = fast.value_offsets[rows]
-    if len(rows) and (lengths == width).all() and (np.diff(starts) == width).all():
-        return fast.values[starts[0]:starts[0] + len(rows) * width].reshape(len(rows), width)
+    if (lengths == width).all():  # the common case: one gather, not a scatter of every value
+        if len(rows) and (np.diff(starts) == width).all():
+            return fast.values[starts[0]:starts[0] + len(rows) * width].reshape(len(rows), width)
+        return fast.values[starts[:, None] + np.arange(width)]
     matrix = np.full((len(rows), width), np.nan)
     row_of_value = np.repeat(np.arange(len(rows)), lengths)
     column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
