@@ -35,15 +35,19 @@ def bin_edges(minimum: float, maximum: float, bins: int) -> np.ndarray:
         else np.linspace(minimum - 0.5, maximum + 0.5, bins + 1)
 
 
-def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """0 below the first edge, 1..N for the bins (the last one closed), N+1 above the last edge.
+def bin_counts(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The counts of sorted values below the first edge, in each of the N bins (the last one
+    closed) and above the last edge: two searches of the edges among the values, where a
+    search per value took longer than sorting them.
 
-    >>> bin_index(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), np.array([0.0, 0.5, 1.0])).tolist()
-    [0, 1, 2, 2, 3]
+    >>> bin_counts(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), np.array([0.0, 0.5, 1.0])).tolist()
+    [1, 1, 2, 1]
     """
-    index = np.searchsorted(edges, values, side="right")
-    index[values == edges[-1]] = len(edges) - 1
-    return index
+    bounds = np.empty(len(edges) + 2, dtype=np.int64)  # 0, how many values lie below each edge, all
+    bounds[0], bounds[-1] = 0, len(ordered)
+    bounds[1:-1] = np.searchsorted(ordered, edges, side="left")
+    bounds[-2] = np.searchsorted(ordered, edges[-1], side="right")
+    return bounds[1:] - bounds[:-1]
 
 
 @dataclass(frozen=True)
@@ -265,21 +269,21 @@ def summarize(values: np.ndarray, groups: np.ndarray, group_count: int,
     np.minimum.at(minimum, cell, valid_values)
     maximum = np.full(size, -np.inf)
     np.maximum.at(maximum, cell, valid_values)
-    width = reference.bins if reference else 0
-    bins = np.zeros(size * width, dtype=np.int64)
-    if reference is not None:
-        for j, feature in enumerate(reference.features):
-            if feature.edges is None:
-                continue
-            rows_j = valid[:, j]
-            index = (groups[rows_j] * k + j) * width + bin_index(values[rows_j, j], feature.edges)
-            bins += np.bincount(index, minlength=size * width)
     count = count.reshape(group_count, k)
+    width = reference.bins if reference else 0
+    bins = np.zeros((group_count, k, width), dtype=np.int64)
+    if reference is not None:
+        columns = np.ascontiguousarray(np.where(valid, values, np.nan).T)
+        for g in range(group_count):
+            ordered = np.sort(columns if group_count == 1 else columns[:, groups == g], axis=1)  # NaN last
+            for j, feature in enumerate(reference.features):
+                if feature.edges is not None:
+                    bins[g, j, :len(feature.edges) + 1] = bin_counts(ordered[j, :count[g, j]], feature.edges)
     invalid = rows[:, None] - count
     shape = (group_count, k)
     return [FeatureSummary(reference_id, count[g], invalid[g], mean.reshape(shape)[g], m2.reshape(shape)[g],
                            minimum.reshape(shape)[g], maximum.reshape(shape)[g],
-                           bins.reshape(group_count, k, width)[g]) for g in range(group_count)]
+                           bins[g]) for g in range(group_count)]
 
 
 def summary_rows(summary: FeatureSummary, names: Sequence[str]) -> list[dict]:
