@@ -11,6 +11,11 @@ instance's Python runs in a process of its own, so a second core does Python wor
 ceiling is :mod:`pipelines.ceiling_job` over the main case's spool at the same parallelism:
 Flink's ``json`` format and the 5-minute window in Java, nothing in Python.
 
+The parse stage, the Python step each block goes through first, is also measured by itself:
+in this process, over the main spool's first lines in the source's blocks and the event
+columns Java reads from them, made beforehand. It says what that stage costs per event
+without Flink, whose runs vary by some seconds from one to the next on this machine.
+
 A fast wrong answer must not pass: after every run the store's totals (requests,
 predictions, errors, feature values binned) are checked against totals counted from the
 input files here, and a mismatch fails the benchmark.
@@ -34,12 +39,20 @@ from pathlib import Path
 import orjson
 
 from modelmon import store
-from modelmon.config import DEFAULT_HOME
-from modelmon.reference import register_reference
+from modelmon.config import DEFAULT_HOME, load_config
+from modelmon.reference import load_references, register_reference
 from modelmon.simulator import default_endpoints, simulate, training_set
+from pipelines.line_blocks import BlockEventsProcess
+from pipelines.monitoring_job import job_slice_ms
+from udfs.batches import parse_batch
+from udfs.block_events import BlockLines, decode
+from udfs.events import EndpointCache, LatenessTracker
+from udfs.features import FeatureSettings
 
 STARTUP_LINES = 100
 TRAINING_ROWS = 5_000
+PARSE_STAGE_LINES = 100_000
+PARSE_STAGE_RUNS = 5
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,45 @@ def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
     return row
 
 
+def parse_stage(case: Case, workdir: Path) -> dict:
+    """The parse stage alone (see the module docstring): the least CPU time of
+    PARSE_STAGE_RUNS parses of the case's first PARSE_STAGE_LINES lines, with its references
+    and the job's settings, as a bounded run parses them."""
+    config = load_config()
+    raw: list[bytes] = []
+    for segment in sorted(_spool(workdir, case).glob("*.jsonl")):
+        raw += segment.read_bytes().splitlines()[:PARSE_STAGE_LINES - len(raw)]
+    size = config.parse_batch_lines
+    blocks = [b"".join(line + b"\n" for line in raw[i:i + size]) for i in range(0, len(raw), size)]
+    java = BlockEventsProcess()
+    try:
+        columns = [java(block) for block in blocks]
+    finally:
+        java.close()
+    path = workdir / "store-parse-stage"
+    shutil.rmtree(path, ignore_errors=True)
+    fresh_store_with_references(f"chdb://{path}", case.endpoints, case.features, workdir)
+    client = store.connect(f"chdb://{path}")
+    try:
+        references = load_references(client)
+    finally:
+        client.close()
+
+    def parse_all() -> tuple[float, int]:
+        tracker, endpoints = LatenessTracker(None), EndpointCache()
+        features = FeatureSettings(config.feature_window_seconds * 1000, references.get, config.feature_sample_every)
+        events, start = 0, time.process_time()
+        for block, blob in zip(blocks, columns):
+            block_events = decode(blob)
+            output = parse_batch(BlockLines.of(block, block_events), tracker, features, endpoints,
+                                 job_slice_ms(config), config.dead_letter_max_chars, [block_events])
+            events += sum(s.requests for s in output.slices) + len(output.dead_letters)
+        return time.process_time() - start, events
+
+    seconds, events = min(parse_all() for _ in range(PARSE_STAGE_RUNS))
+    return {"lines": len(raw), "events": events, "cpu_s": round(seconds, 3), "events_per_s": _rate(events, seconds)}
+
+
 def machine() -> dict:
     cpus = os.cpu_count()
     with open("/proc/meminfo") as handle:
@@ -252,7 +304,8 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
     print(f"machine: {result['machine']}")
     print(f"{'case':<28} {'feat':>4} {'endpts':>6} {'events':>9} {'ev/s excl':>10} {'ev/s incl':>10} "
           f"{'wall s':>7} {'start':>6} {'RSS MB':>7}  totals")
-    main = run_case(Case(20, 10, lines), workdir, ceiling=True)
+    main_case = Case(20, 10, lines)
+    main = run_case(main_case, workdir, ceiling=True)
     parallel = run_case(Case(20, 10, lines, parallelism=2), workdir, ceiling=True)
     result["main"], result["main_parallel"] = main, parallel
     for label, row in (("full pipeline", main), ("full pipeline, parallelism 2", parallel)):
@@ -262,6 +315,9 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
               f"{_shown(ceiling['events_per_s']):>10} {_shown(ceiling['events_per_s_with_startup']):>10} "
               f"{ceiling['wall_s']:>7} {ceiling['startup_s']:>6} {ceiling['peak_rss_mb']:>7}")
         print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {_shown(row['ratio_to_ceiling'])}")
+    stage = result["parse_stage"] = parse_stage(main_case, workdir)
+    print(f"parse stage alone, one process, {stage['lines']:,} lines ({stage['events']:,} events): "
+          f"{stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
     for features, endpoints in ((4, 10), (20, 10), (100, 10), (20, 1000)):
         row = main if (features, endpoints, lines) == (20, 10, scaling_lines) else \
             run_case(Case(features, endpoints, scaling_lines), workdir, ceiling=False)

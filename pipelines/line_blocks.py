@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import zipfile
@@ -75,6 +76,29 @@ def line_block_jar() -> Path:
         if stale != jar:
             stale.unlink(missing_ok=True)
     return jar
+
+
+class BlockEventsProcess:
+    """``BlockEvents.main`` in a JVM of its own: a block in, its event columns out (the bytes
+    :func:`udfs.block_events.decode` reads), as the source reads them but without a Flink job.
+    For the tests and the benchmark's parse-stage row."""
+
+    def __init__(self):
+        java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
+        classpath = f"{line_block_jar()}{os.pathsep}{Path(pyflink.__file__).parent / 'lib' / '*'}"
+        self.process = subprocess.Popen([shutil.which(java) or java, "-cp", classpath, "modelmon.flink.BlockEvents"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def __call__(self, block: bytes) -> bytes:
+        self.process.stdin.write(struct.pack(">i", len(block)) + block)
+        self.process.stdin.flush()
+        (length,) = struct.unpack(">i", self.process.stdout.read(4))
+        return self.process.stdout.read(length)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        if self.process.wait(timeout=30) != 0:
+            raise RuntimeError(f"BlockEvents' main ended with exit {self.process.returncode}")
 
 
 if __name__ == "__main__":

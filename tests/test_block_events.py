@@ -7,18 +7,12 @@ JVM per module, fed blocks through a pipe."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import struct
-import subprocess
-from pathlib import Path
 
-import pyflink
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.line_blocks import line_block_jar
+from pipelines.line_blocks import BlockEventsProcess
 from tests.hostile import corpus
 from tests.test_fast_parse import (WHEN, assert_same, batch, batch_line, both_ways, edge_lines, event, line,
                                    traffic)  # noqa: F401 (traffic is a fixture)
@@ -26,26 +20,6 @@ from tests.test_parser_fuzz import FUZZ, lines as fuzzed_lines
 from udfs.batches import block_lines
 from udfs.block_events import BlockLines, decode, parse_blocks
 from udfs.events import EndpointCache
-
-
-class BlockEventsProcess:
-    """BlockEvents.main in a JVM: a block in, its columns out."""
-
-    def __init__(self):
-        java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
-        classpath = f"{line_block_jar()}{os.pathsep}{Path(pyflink.__file__).parent / 'lib' / '*'}"
-        self.process = subprocess.Popen([shutil.which(java) or java, "-cp", classpath, "modelmon.flink.BlockEvents"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-    def __call__(self, block: bytes) -> bytes:
-        self.process.stdin.write(struct.pack(">i", len(block)) + block)
-        self.process.stdin.flush()
-        (length,) = struct.unpack(">i", self.process.stdout.read(4))
-        return self.process.stdout.read(length)
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        assert self.process.wait(timeout=30) == 0
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 from modelmon.simulator import simulate
-from pipelines.line_blocks import FORMAT_IDENTIFIER, line_block_jar
-from tests.test_block_events import BlockEventsProcess
+from pipelines.line_blocks import FORMAT_IDENTIFIER, BlockEventsProcess, line_block_jar
 from udfs.batches import block_lines
 from udfs.block_events import BlockLines, decode
 
