@@ -39,6 +39,7 @@ class Config:
     feature_window_seconds: int = 300  # base window of the feature histograms
     drift_range_seconds: int = 3600  # drift compares this trailing range with the reference
     feature_sample_every: int = 10  # keep 1 in N feature rows in incoming_features (0: none)
+    sample_insert_rows: int = 1_000  # a batch with this many sampled rows inserts them itself (0: the writer does)
     reference_refresh_seconds: float = 10.0  # how often the job looks for new references
     retention_days: int = 90
     checkpoint_dir: str = ""  # default: .modelmon/checkpoints for continuous runs, none for bounded ones

@@ -7,7 +7,8 @@ source (spool directory in blocks of lines, their plain events read into columns
      (:class:`udfs.batches.BatchOutput`): per endpoint and time slice the counts, latencies
      and custom metrics of its valid events;
      feature partial summaries on the reference bins; dead letters (invalid and late events);
-     sampled feature rows
+     sampled feature rows (a batch with many inserts them into the store itself:
+     :class:`pipelines.store_sink.SampleInserts`)
   -> watermark on the batch's latest event time (the parser flags as late every event the
      watermark could have passed, so nothing valid is dropped by it)
   -> RouteBatch: slices per endpoint | feature partials | dead letters and samples
@@ -56,7 +57,7 @@ from modelmon.reference import JobReferences, load_references, registrations_see
 from pipelines.line_blocks import line_block_jar
 from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from pipelines.sources import payloads_are_blocks, require_kafka_connector, source_columns, source_ddl
-from pipelines.store_sink import STORE_ROW, StoreWriter, WindowRows, store_row
+from pipelines.store_sink import STORE_ROW, SampleInserts, StoreWriter, WindowRows, store_row
 from udfs.batches import BatchOutput, block_lines, parse_batch, slice_length_ms
 from udfs.block_events import BlockEvents, BlockLines, decode
 from udfs.events import EndpointCache, LatenessTracker
@@ -84,10 +85,16 @@ def job_slice_ms(config: Config) -> int:
 
 class _PredictionParser(ScalarFunction):
     """What both parse adapters share: the settings, and per instance the lateness tracker,
-    endpoint cache and references that every call's :func:`udfs.batches.parse_batch` uses."""
+    endpoint cache and references that every call's :func:`udfs.batches.parse_batch` uses,
+    and the direct inserts of a large batch's sampled rows (``sample_insert_rows``, 0 to
+    leave them all to the writer)."""
 
-    def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences):
+    def __init__(self, config: Config, lateness_ms: int | None, references: JobReferences,
+                 sample_insert_rows: int):
         self.lateness_ms = lateness_ms
+        self.dsn = config.store
+        self.sample_insert_rows = sample_insert_rows
+        self.retry_max_seconds = config.sink_retry_max_seconds
         self.ahead_ms = config.future_tolerance_seconds * 1000
         self.job_references = references
         self.window_ms = config.feature_window_seconds * 1000
@@ -99,14 +106,19 @@ class _PredictionParser(ScalarFunction):
         self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms)
         self.endpoints = EndpointCache()
         self.references = self.job_references.open()
+        self.sample_inserts = SampleInserts(self.dsn, self.sample_insert_rows, self.retry_max_seconds)
 
     def parse(self, raw_lines: Sequence[bytes], columns: list[BlockEvents]) -> BatchOutput:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
-        return parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
-                           self.dead_letter_max_chars, columns)
+        output = parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
+                             self.dead_letter_max_chars, columns)
+        if self.sample_inserts.stored(output.samples):
+            output.samples = output.samples.slice(0, 0)
+        return output
 
     def close(self) -> None:
         self.references.close()
+        self.sample_inserts.close()
 
 
 class ParsePredictionBlocks(_PredictionParser):
@@ -366,11 +378,16 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
     """Declare source, transformations and the store writer; returns the table to insert into ``job_end``."""
     t_env.execute_sql(source_ddl(config, bounded))
     lateness_ms = None if bounded else config.lateness_seconds * 1000
+    # Only one process may open an embedded store: the parse inserts into one only when it
+    # runs in this process, as the writer then does.
+    sample_insert_rows = config.sample_insert_rows \
+        if not store.is_embedded(config.store) or functions_run_here(config, t_env) else 0
     if payloads_are_blocks(config):
-        parse = udf(ParsePredictionBlocks(config, lateness_ms, references), result_type=PARSED_BATCH_TYPE)
+        parse = udf(ParsePredictionBlocks(config, lateness_ms, references, sample_insert_rows),
+                    result_type=PARSED_BATCH_TYPE)
     else:
-        parse = udf(ParsePredictionMessages(config, lateness_ms, references), result_type=PARSED_BATCH_TYPE,
-                    func_type="pandas")
+        parse = udf(ParsePredictionMessages(config, lateness_ms, references, sample_insert_rows),
+                    result_type=PARSED_BATCH_TYPE, func_type="pandas")
     t_env.create_temporary_function("parse_prediction_lines", parse)
     # Bytes, not STRING: a line that is not UTF-8 would fail Arrow's conversion of a string
     # column (and with it the whole batch), or be altered by Flink's decoding.

@@ -150,14 +150,15 @@ def test_messages_parse_in_arrow_batches_as_they_would_in_one_batch(tmp_path):
     lines[100:100] = [b"not json", b"", b'{"function_uri": "x/y", "model": "m", "when": "yesterday"}']
     (tmp_path / "messages.raw").write_bytes(b"\n".join(lines))
     config = Config(parse_batch_lines=1_000)
-    # As a worker process sees references (the snapshot alone: none here), so no store opens.
+    # As a worker process sees references (the snapshot alone: none here), and the sampled
+    # rows stay in the output (no direct inserts), so no store opens.
     references = JobReferences(config.store, 60.0, {}, None, builder_pid=-1)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(1)
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("python.fn-execution.arrow.batch.size", str(config.parse_batch_lines))
     t_env.get_config().set("python.executable", sys.executable)
-    t_env.create_temporary_function("parse", udf(ParsePredictionMessages(config, None, references),
+    t_env.create_temporary_function("parse", udf(ParsePredictionMessages(config, None, references, 0),
                                                  result_type=PARSED_BATCH_TYPE, func_type="pandas"))
     t_env.execute_sql(f"CREATE TEMPORARY TABLE messages (payload BYTES) WITH ('connector' = 'filesystem', "
                       f"'path' = '{tmp_path / 'messages.raw'}', 'format' = 'raw')")

@@ -1,6 +1,7 @@
 """The store sink's inserts into a real embedded store: a write of many payloads is one insert
 per table (each insert costs the store a part), up to the per-insert row bound; and in a real
-job, the writer inserts a table's rows once ``sink_batch_rows`` rows wait."""
+job, the writer inserts a table's rows once ``sink_batch_rows`` rows wait. A batch with enough
+sampled rows inserts them from the parse function, giving the rows the writer gives."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from modelmon import store
 from modelmon.simulator import simulate
-from pipelines.store_sink import StoreSink
+from pipelines.store_sink import SampleInserts, StoreSink
 from tests.job_process import JobProcess
 from udfs.batches import sample_table
 
@@ -83,7 +84,8 @@ def test_the_writer_inserts_once_batch_rows_rows_wait(tmp_path):
     job = JobProcess(tmp_path, "job", ["--bounded", "--source", str(tmp_path / "spool"),
                                        "--store", f"chdb://{tmp_path / 'store'}"],
                      {"MODELMON_PARSE_BATCH_LINES": "100", "MODELMON_FEATURE_SAMPLE_EVERY": "1",
-                      "MODELMON_SINK_BATCH_ROWS": "1000", "MODELMON_SINK_FLUSH_SECONDS": "3600"})
+                      "MODELMON_SINK_BATCH_ROWS": "1000", "MODELMON_SINK_FLUSH_SECONDS": "3600",
+                      "MODELMON_SAMPLE_INSERT_ROWS": "0"})
     assert job.process.wait(timeout=300) == 0, job.text()[-3000:]
     inserts = [int(rows) for rows in re.findall(r"incoming_features: wrote (\d+) rows", job.text())]
     client = store.open_store(f"chdb://{tmp_path / 'store'}")
@@ -93,3 +95,51 @@ def test_the_writer_inserts_once_batch_rows_rows_wait(tmp_path):
         client.close()
     assert sum(inserts) == stored > 4_000
     assert len(inserts) >= 4 and all(1_000 <= rows < 1_000 + 400 for rows in inserts[:-1]), inserts
+
+
+def test_a_batch_with_enough_sampled_rows_inserts_them_and_fewer_are_left_to_the_writer(dsn, caplog):
+    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    inserts = SampleInserts(dsn, min_rows=1000, retry_max_seconds=30)
+    try:
+        assert inserts.stored(sampled_rows(0, 1000))
+        assert not inserts.stored(sampled_rows(1000, 999))
+        assert inserts.stored(sampled_rows(0, 1000))  # a replay's insert: the same row keys replace themselves
+        rows = store.row_counts(inserts.client.get(), ["incoming_features"])
+    finally:
+        inserts.close()
+    assert rows == {"incoming_features": 1000}
+    assert inserts_logged(caplog) == ["incoming_features: wrote 1000 rows"] * 2
+    never = SampleInserts(dsn, min_rows=0, retry_max_seconds=30)
+    assert not never.stored(sampled_rows(0, 5000)) and never.client.client is None  # not even connected
+    never.close()
+
+
+def test_a_failing_store_leaves_the_sampled_rows_to_the_writer_and_waits_before_trying_again(caplog):
+    inserts = SampleInserts("http://user:secret@127.0.0.1:9/db", min_rows=1000, retry_max_seconds=30)
+    try:
+        assert not inserts.stored(sampled_rows(0, 1000))
+        assert not inserts.stored(sampled_rows(1000, 1000))  # within the backoff's first second: not tried
+    finally:
+        inserts.close()
+    assert inserts.backoff.failures == 1
+    assert "1000 sampled rows left to the writer" in caplog.text and "secret" not in caplog.text
+
+
+def test_sampled_rows_inserted_by_the_parse_are_the_rows_the_writer_inserts(tmp_path):
+    simulate(tmp_path / "spool", 2_000, endpoints=2, seed=6)
+    stored, logs = {}, {}
+    for label, min_rows in (("parse", "1"), ("writer", "0")):
+        dsn = f"chdb://{tmp_path / label}"
+        job = JobProcess(tmp_path, label, ["--bounded", "--source", str(tmp_path / "spool"), "--store", dsn],
+                         {"MODELMON_SAMPLE_INSERT_ROWS": min_rows})
+        assert job.process.wait(timeout=300) == 0, job.text()[-3000:]
+        logs[label] = job.text()
+        client = store.open_store(dsn)
+        try:
+            stored[label] = client.query("SELECT project, endpoint_id, event_time, row_key, features "
+                                         "FROM incoming_features FINAL ORDER BY row_key").result_rows
+        finally:
+            client.close()
+    assert len(stored["parse"]) > 300 and stored["parse"] == stored["writer"]
+    assert "rows in" in logs["parse"] and "from the parse" in logs["parse"]
+    assert "from the parse" not in logs["writer"]
