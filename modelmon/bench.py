@@ -251,6 +251,8 @@ def parse_stage(case: Case, workdir: Path) -> dict:
     raw: list[bytes] = []
     for segment in sorted(_spool(workdir, case).glob("*.jsonl")):
         raw += segment.read_bytes().splitlines()[:PARSE_STAGE_LINES - len(raw)]
+        if len(raw) == PARSE_STAGE_LINES:
+            break
     size = config.parse_batch_lines
     blocks = [b"".join(line + b"\n" for line in raw[i:i + size]) for i in range(0, len(raw), size)]
     java = BlockEventsProcess()
@@ -267,6 +269,8 @@ def parse_stage(case: Case, workdir: Path) -> dict:
     finally:
         client.close()
 
+    slice_ms = job_slice_ms(config)
+
     def parse_all() -> tuple[float, int]:
         tracker, endpoints = LatenessTracker(None), EndpointCache()
         features = FeatureSettings(config.feature_window_seconds * 1000, references.get, config.feature_sample_every)
@@ -274,7 +278,7 @@ def parse_stage(case: Case, workdir: Path) -> dict:
         for block, blob in zip(blocks, columns):
             block_events = decode(blob)
             output = parse_batch(BlockLines.of(block, block_events), tracker, features, endpoints,
-                                 job_slice_ms(config), config.dead_letter_max_chars, [block_events])
+                                 slice_ms, config.dead_letter_max_chars, [block_events])
             events += sum(s.requests for s in output.slices) + len(output.dead_letters)
         return time.process_time() - start, events
 
