@@ -5,6 +5,7 @@ STAMP := $(VENV)/.installed
 DURATION ?=
 LINES ?=
 FULL ?=
+ROUNDS ?=
 
 .PHONY: demo test bench bench-proxy java chromium clean
 
@@ -42,7 +43,7 @@ test: $(STAMP) java chromium
 
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java
-	$(PYTHON) -m modelmon.bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES))
+	$(PYTHON) -m modelmon.bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS))
 
 # The proxy under concurrent Grafana queries: 1,000 endpoints, a day of 1-minute data.
 bench-proxy: $(STAMP)

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -53,6 +54,7 @@ STARTUP_LINES = 100
 TRAINING_ROWS = 5_000
 PARSE_STAGE_LINES = 100_000
 PARSE_STAGE_RUNS = 5
+MAIN_ROUNDS = 3  # the main case's job and ceiling each run this many times, in turns
 
 
 @dataclass(frozen=True)
@@ -210,15 +212,10 @@ def _shown(value: int | float | None) -> int | float | str:
     return "--" if value is None else value
 
 
-def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
-    """One scaling row: the job on ``case`` (and the ceiling on the same spool), totals checked."""
-    spool = _spool(workdir, case)
-    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
-    lines, expected = input_totals(spool)
+def _job_round(case: Case, spool: Path, tiny: Path, name: str, workdir: Path, expected: Totals) -> dict:
+    """The job's start-up run and its run on ``spool``, each into a fresh store; totals checked."""
     logs = workdir / "logs"
-    logs.mkdir(exist_ok=True)
-    name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
-    walls = {}
+    walls, peak = {}, 0
     for label, source in (("startup", tiny), ("run", spool)):
         path = workdir / f"store-{name}-{label}"
         shutil.rmtree(path, ignore_errors=True)
@@ -226,20 +223,57 @@ def run_case(case: Case, workdir: Path, ceiling: bool) -> dict:
         fresh_store_with_references(dsn, case.endpoints, case.features, workdir)
         walls[label], peak = measured_run(_job_command(source, dsn, case.parallelism), logs / f"{name}-{label}.log")
     got = stored_totals(dsn)
+    return {"wall_s": walls["run"], "startup_s": walls["startup"], "peak_bytes": peak,
+            "totals": "ok" if got == expected else f"MISMATCH: stored {got}, input {expected}"}
+
+
+def _ceiling_round(case: Case, spool: Path, tiny: Path, name: str, workdir: Path) -> dict:
+    """The ceiling job's start-up run and its run on ``spool``."""
+    logs = workdir / "logs"
+    startup, _ = measured_run(_ceiling_command(tiny, case.parallelism), logs / f"{name}-ceiling-startup.log")
+    wall, peak = measured_run(_ceiling_command(spool, case.parallelism), logs / f"{name}-ceiling.log")
+    return {"wall_s": wall, "startup_s": startup, "peak_bytes": peak}
+
+
+def _summary(rounds: list[dict], events: int) -> dict:
+    """Median walls and rates of the rounds (a rate from each round's own start-up), the
+    highest peak, and each round's rate excluding start-up."""
+    rates = [_rate(events, r["wall_s"] - r["startup_s"]) for r in rounds]
+    known = [rate for rate in rates if rate is not None]
+    return {"wall_s": round(statistics.median([r["wall_s"] for r in rounds]), 1),
+            "startup_s": round(statistics.median([r["startup_s"] for r in rounds]), 1),
+            "events_per_s": round(statistics.median(known)) if len(known) == len(rates) else None,
+            "events_per_s_with_startup": round(statistics.median([events / r["wall_s"] for r in rounds])),
+            "peak_rss_mb": max(r["peak_bytes"] for r in rounds) // 2**20, "rounds_events_per_s": rates}
+
+
+def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
+    """One scaling row: the job on ``case`` (and the ceiling on the same spool), totals checked.
+
+    With several rounds, the job and the ceiling run in turns, and the row gives the medians:
+    single runs of either vary by a few seconds on this machine. The ratio to the ceiling is
+    the median of each round's ratio, the two having run one after the other.
+    """
+    spool = _spool(workdir, case)
+    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
+    lines, expected = input_totals(spool)
+    (workdir / "logs").mkdir(exist_ok=True)
+    name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
+    job_rounds, ceiling_rounds = [], []
+    for _ in range(rounds):
+        job_rounds.append(_job_round(case, spool, tiny, name, workdir, expected))
+        if ceiling:
+            ceiling_rounds.append(_ceiling_round(case, spool, tiny, name, workdir))
+    mismatches = [r["totals"] for r in job_rounds if r["totals"] != "ok"]
     row = {"features": case.features, "endpoints": case.endpoints, "parallelism": case.parallelism, "lines": lines,
-           "events": expected.events, "wall_s": round(walls["run"], 1), "startup_s": round(walls["startup"], 1),
-           "events_per_s": _rate(expected.events, walls["run"] - walls["startup"]),
-           "events_per_s_with_startup": _rate(expected.events, walls["run"]), "peak_rss_mb": peak // 2**20,
-           "totals": "ok" if got == expected else f"MISMATCH: stored {got}, input {expected}"}
+           "events": expected.events, "rounds": rounds, **_summary(job_rounds, expected.events),
+           "totals": mismatches[0] if mismatches else "ok"}
     if ceiling:
-        start_wall, _ = measured_run(_ceiling_command(tiny, case.parallelism), logs / f"{name}-ceiling-startup.log")
-        wall, peak = measured_run(_ceiling_command(spool, case.parallelism), logs / f"{name}-ceiling.log")
-        row["ceiling"] = {"wall_s": round(wall, 1), "startup_s": round(start_wall, 1),
-                          "events_per_s": _rate(expected.events, wall - start_wall),
-                          "events_per_s_with_startup": _rate(expected.events, wall),
-                          "peak_rss_mb": peak // 2**20}
-        rates = row["events_per_s"], row["ceiling"]["events_per_s"]
-        row["ratio_to_ceiling"] = None if None in rates else round(rates[0] / rates[1], 3)
+        row["ceiling"] = _summary(ceiling_rounds, expected.events)
+        ratios = [None if None in pair else pair[0] / pair[1]
+                  for pair in zip(row["rounds_events_per_s"], row["ceiling"]["rounds_events_per_s"])]
+        row["rounds_ratio_to_ceiling"] = [None if r is None else round(r, 3) for r in ratios]
+        row["ratio_to_ceiling"] = None if None in ratios else round(statistics.median(ratios), 3)
     return row
 
 
@@ -301,7 +335,7 @@ def print_row(label: str, row: dict) -> None:
           f"{row['startup_s']:>6} {row['peak_rss_mb']:>7}  {row['totals']}")
 
 
-def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -> int:
+def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, rounds: int = MAIN_ROUNDS) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "main": None, "scaling": []}
@@ -309,8 +343,8 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
     print(f"{'case':<28} {'feat':>4} {'endpts':>6} {'events':>9} {'ev/s excl':>10} {'ev/s incl':>10} "
           f"{'wall s':>7} {'start':>6} {'RSS MB':>7}  totals")
     main_case = Case(20, 10, lines)
-    main = run_case(main_case, workdir, ceiling=True)
-    parallel = run_case(Case(20, 10, lines, parallelism=2), workdir, ceiling=True)
+    main = run_case(main_case, workdir, ceiling=True, rounds=rounds)
+    parallel = run_case(Case(20, 10, lines, parallelism=2), workdir, ceiling=True, rounds=rounds)
     result["main"], result["main_parallel"] = main, parallel
     for label, row in (("full pipeline", main), ("full pipeline, parallelism 2", parallel)):
         print_row(label, row)
@@ -318,7 +352,9 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path) -
         print(f"{'  ceiling (Flink json, Java)':<28} {20:>4} {10:>6} {row['events']:>9} "
               f"{_shown(ceiling['events_per_s']):>10} {_shown(ceiling['events_per_s_with_startup']):>10} "
               f"{ceiling['wall_s']:>7} {ceiling['startup_s']:>6} {ceiling['peak_rss_mb']:>7}")
-        print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {_shown(row['ratio_to_ceiling'])}")
+        print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {_shown(row['ratio_to_ceiling'])} "
+              f"(median of {rounds} rounds in turns; per round: job {row['rounds_events_per_s']} events/s, "
+              f"ceiling {ceiling['rounds_events_per_s']}, ratio {row['rounds_ratio_to_ceiling']})")
     stage = result["parse_stage"] = parse_stage(main_case, workdir)
     print(f"parse stage alone, one process, {stage['lines']:,} lines ({stage['events']:,} events): "
           f"{stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
@@ -338,12 +374,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelmon bench", description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="input lines of the main case (default 200000)")
     parser.add_argument("--full", action="store_true", help="the main case on 1,000,000 lines")
+    parser.add_argument("--rounds", type=int, default=MAIN_ROUNDS,
+                        help=f"runs of the main case's job and ceiling, in turns (default {MAIN_ROUNDS}): medians shown")
     parser.add_argument("--scaling-lines", type=int, default=20_000, help="input lines per scaling row")
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
     parser.add_argument("--output", default=str(DEFAULT_HOME / "bench" / "results.json"))
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return run_benchmark(1_000_000 if args.full else args.lines, args.scaling_lines, Path(args.workdir).resolve(),
-                         Path(args.output))
+                         Path(args.output), args.rounds)
 
 
 if __name__ == "__main__":
