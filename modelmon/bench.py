@@ -55,6 +55,7 @@ TRAINING_ROWS = 5_000
 PARSE_STAGE_LINES = 100_000
 PARSE_STAGE_RUNS = 5
 MAIN_ROUNDS = 3  # the main case's job and ceiling each run this many times, in turns
+STARTUP_SPREAD_S = 2.0  # start-up runs of the same command differ by about this much
 
 
 @dataclass(frozen=True)
@@ -199,13 +200,22 @@ def _spool(workdir: Path, case: Case) -> Path:
 
 
 def _rate(count: int, seconds: float) -> int | None:
-    """Events per second; None (JSON null, printed --) for a run no longer than the start-up
-    measured apart, whose rate excluding start-up is not known.
+    """Events per second; None (JSON null, printed --) for no time.
 
-    >>> _rate(1000, 0.5), _rate(1000, -0.3)
+    >>> _rate(1000, 0.5), _rate(1000, 0.0)
     (2000, None)
     """
     return round(count / seconds) if seconds > 0 else None
+
+
+def _rate_after_startup(count: int, wall: float, startup: float) -> int | None:
+    """Events per second excluding start-up; None for a run less than STARTUP_SPREAD_S longer
+    than the start-up measured apart, whose rate would be the start-ups' own spread.
+
+    >>> _rate_after_startup(1000, 30.0, 20.0), _rate_after_startup(1000, 21.0, 20.0)
+    (100, None)
+    """
+    return _rate(count, wall - startup) if wall - startup >= STARTUP_SPREAD_S else None
 
 
 def _shown(value: int | float | None) -> int | float | str:
@@ -238,7 +248,7 @@ def _ceiling_round(case: Case, spool: Path, tiny: Path, name: str, workdir: Path
 def _summary(rounds: list[dict], events: int) -> dict:
     """Median walls and rates of the rounds (a rate from each round's own start-up), the
     highest peak, and each round's rate excluding start-up."""
-    rates = [_rate(events, r["wall_s"] - r["startup_s"]) for r in rounds]
+    rates = [_rate_after_startup(events, r["wall_s"], r["startup_s"]) for r in rounds]
     known = [rate for rate in rates if rate is not None]
     return {"wall_s": round(statistics.median([r["wall_s"] for r in rounds]), 1),
             "startup_s": round(statistics.median([r["startup_s"] for r in rounds]), 1),
