@@ -23,18 +23,32 @@ from tests.expected import different_rows, read_spool, stored_rows
 from tests.flink_cluster import FLINK_HOME, standalone_cluster
 
 
-def python_workers() -> dict[int, set[str]]:
-    """PyFlink's Python worker processes, with the files each has open."""
-    workers = {}
+def python_workers() -> set[int]:
+    """PyFlink's Python worker processes."""
+    workers = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"pyflink.fn_execution.beam.beam_boot" not in handle.read():
-                    continue
-            workers[int(pid)] = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+                if b"pyflink.fn_execution.beam.beam_boot" in handle.read():
+                    workers.add(int(pid))
         except OSError:  # gone meanwhile
             pass
     return workers
+
+
+def open_files(pid: int) -> set[str]:
+    """The paths a process has open; a descriptor closed meanwhile is left out, not the process."""
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # gone
+        return set()
+    files = set()
+    for descriptor in descriptors:
+        try:
+            files.add(os.readlink(f"/proc/{pid}/fd/{descriptor}"))
+        except OSError:
+            pass
+    return files
 
 
 def flink_rest(jobmanager: str, path: str) -> dict:
@@ -94,12 +108,14 @@ def test_a_local_run_at_parallelism_2_stores_the_same_numbers_in_two_python_proc
     workers, writers = set(), set()
     job = threading.Thread(target=monitoring_job.run_monitoring_job, args=(config, True))
     job.start()
+    looked_for_workers = 0.0
     while job.is_alive():
-        for pid, files in python_workers().items():
-            workers.add(pid)
-            if any(name.startswith(store_path) for name in files):
-                writers.add(pid)
-        time.sleep(0.2)
+        if time.monotonic() - looked_for_workers > 0.2:
+            workers |= python_workers()
+            looked_for_workers = time.monotonic()
+        # A bounded run's writer holds the store open only for its last inserts, some 0.2-0.5 s.
+        writers |= {pid for pid in workers if any(name.startswith(store_path) for name in open_files(pid))}
+        time.sleep(0.01)
     # The writer ran in a Python process of its own (in-process workers leave the store to
     # this process), beside the workers of both slots.
     assert len(writers) == 1 and len(workers) == 2
