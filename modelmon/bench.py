@@ -9,7 +9,9 @@ same command on a tiny input, so "excluding start-up" is events / (wall - start-
 The main case (20 features, 10 endpoints) runs at parallelism 1 and 2; at 2, each parallel
 instance's Python runs in a process of its own, so a second core does Python work. The
 ceiling is :mod:`pipelines.ceiling_job` over the main case's spool at the same parallelism:
-Flink's ``json`` format and the 5-minute window in Java, nothing in Python.
+Flink's ``json`` format and the 5-minute window in Java, nothing in Python. The main case's
+job and ceiling run in turns, ``--rounds`` times (3 by default), and its rows give the
+medians: single runs of either vary by several seconds on this machine.
 
 The parse stage, the Python step each block goes through first, is also measured by itself:
 in this process, over the main spool's first lines in the source's blocks and the event
@@ -225,7 +227,7 @@ def _shown(value: int | float | None) -> int | float | str:
 def _job_round(case: Case, spool: Path, tiny: Path, name: str, workdir: Path, expected: Totals) -> dict:
     """The job's start-up run and its run on ``spool``, each into a fresh store; totals checked."""
     logs = workdir / "logs"
-    walls, peak = {}, 0
+    walls = {}
     for label, source in (("startup", tiny), ("run", spool)):
         path = workdir / f"store-{name}-{label}"
         shutil.rmtree(path, ignore_errors=True)
