@@ -1,78 +1,27 @@
-"""MLRun-compatible prediction events: parsing, validation and endpoint identity.
+"""The exact parser: MLRun-compatible prediction lines read one by one in plain Python.
 
-The monitoring job hands whole batches of raw lines to :func:`parse_lines`, which returns
-columns (one entry per line, one array element per event) so that Flink can expand the
-events in Java with ``UNNEST`` and no Python call is made per event or per value.
-
-Every line yields at least one event; a line that cannot be read yields one ``invalid``
-event carrying the reason, so nothing is dropped without trace.
+It is the reference the Java reader is held equal to (the differential tests), and it reads
+every line the Java reader leaves. Every line yields at least one event; a line that cannot
+be read yields one ``invalid`` event carrying the reason, so nothing is dropped without trace.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import time
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Sequence
 
+import numpy as np
 import orjson
 
-from udfs.features import FeatureCollector, FeatureColumns, FeatureSettings
-
-STATUS_OK = "ok"
-STATUS_INVALID = "invalid"
-STATUS_LATE = "late"
-
-MAX_LATENCY_US = 2**63  # a BIGINT
-# Event times the store can keep: ClickHouse's Date, which partitions every table, spans
-# 1970-01-01 up to (not including) 2149-06-07.
-EARLIEST_TIME_MS = 0
-END_OF_TIME_MS = 5_662_310_400_000
-BATCH_HEADER_FIELDS = frozenset({"request", "op", "resp", "when", "microsec", "metrics", "error"})
-
-
-class EventError(ValueError):
-    """An event that breaks the input contract; the message is the stored reason."""
-
-
-@dataclass(frozen=True)
-class FunctionUri:
-    project: str
-    function: str
-    tag: str
-    hash: str
-
-
-def parse_function_uri(uri: str) -> FunctionUri:
-    """Split ``project/function[:tag][@hash]`` the way MLRun does.
-
-    >>> parse_function_uri("demo/serving:latest")
-    FunctionUri(project='demo', function='serving', tag='latest', hash='')
-    >>> parse_function_uri("demo/serving@3f2a")
-    FunctionUri(project='demo', function='serving', tag='', hash='3f2a')
-    """
-    project, sep, rest = uri.partition("/")
-    if not sep or not project or not rest:
-        raise EventError(f"function_uri {uri!r} is not project/function[:tag][@hash]")
-    rest, _, hash_ = rest.partition("@")
-    function, _, tag = rest.partition(":")
-    if not function:
-        raise EventError(f"function_uri {uri!r} has no function name")
-    return FunctionUri(project, function, tag, hash_)
-
-
-def endpoint_id(project: str, function: str, tag: str, hash_: str, model: str, version: str) -> str:
-    """MLRun's endpoint id: sha1 of ``project_function_(tag|hash|N/A)_model_(version|latest)``.
-
-    >>> endpoint_id("demo", "serving", "latest", "", "RF", "")
-    'fbe75ae49c14f9f103f3464c9e7953c142130ac0'
-    """
-    key = f"{project}_{function}_{tag or hash_ or 'N/A'}_{model}_{version or 'latest'}"
-    return hashlib.sha1(key.encode()).hexdigest()
-
+from modelmon.udfs.contract import (BATCH_HEADER_FIELDS, END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_CUSTOM_METRICS,
+                                    MAX_LATENCY_US, MAX_METRIC_NAME, MAX_REASON_CHARS, STATUS_INVALID, STATUS_OK,
+                                    Endpoint, EndpointCache, EventError)
+from modelmon.udfs.event_columns import EventColumns
+from modelmon.udfs.histograms import as_number
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -100,96 +49,8 @@ def parse_when(value: Any) -> int:
     return (moment - _EPOCH) // _MILLISECOND  # integer arithmetic: timestamp() * 1000 may round down
 
 
-def _string(obj: dict, key: str, required: bool = False) -> str:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise EventError(f"missing '{key}'")
-        return ""
-    if not isinstance(value, str):
-        raise EventError(f"'{key}' must be a string, got {type(value).__name__}")
-    if required and not value:
-        raise EventError(f"'{key}' is empty")
-    return value
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """What a line says about the model endpoint that served it."""
-
-    project: str
-    endpoint_id: str
-    function_uri: str
-    model: str
-    version: str
-    model_class: str
-    labels: str  # JSON object text, keys sorted
-
-
-def parse_endpoint(obj: dict) -> Endpoint:
-    """The endpoint of an event object (base fields shared by all rows of a batch)."""
-    uri_text = _string(obj, "function_uri", required=True)
-    uri = parse_function_uri(uri_text)
-    model = _string(obj, "model", required=True)
-    version = _string(obj, "version")
-    project = _string(obj, "project") or uri.project
-    labels = obj.get("labels") or {}
-    if not isinstance(labels, dict):
-        raise EventError(f"'labels' must be an object, got {type(labels).__name__}")
-    override = _string(obj, "endpoint_id")
-    return Endpoint(
-        project=project,
-        endpoint_id=override or endpoint_id(uri.project, uri.function, uri.tag, uri.hash, model, version),
-        function_uri=uri_text,
-        model=model,
-        version=version,
-        model_class=_string(obj, "class"),
-        labels=json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True),
-    )
-
-
-_ENDPOINT_FIELDS = ("function_uri", "model", "version", "project", "endpoint_id", "class")
-
-
-class EndpointCache:
-    """:func:`parse_endpoint` once per distinct endpoint: a line's base fields repeat for every
-    line of an endpoint, and hashing and label encoding them per line was a third of parsing.
-
-    Only lines whose base fields and label values are all strings are cached: for those, equal
-    keys mean equal text, so the cached endpoint is exactly what parsing the line gives.
-
-    >>> cache = EndpointCache()
-    >>> line = {"function_uri": "demo/serving:latest", "model": "RF", "labels": {"team": "ml"}}
-    >>> cache.parse(line) is cache.parse(dict(line))
-    True
-    >>> cache.parse(dict(line, labels={"team": 1})).labels
-    '{"team": "1"}'
-    """
-
-    def __init__(self, limit: int = 100_000):
-        self.limit = limit
-        self.endpoints: dict[tuple, Endpoint] = {}
-
-    def parse(self, obj: dict) -> Endpoint:
-        key = tuple(obj.get(name) for name in _ENDPOINT_FIELDS)
-        labels = obj.get("labels")
-        if labels is not None:
-            if not isinstance(labels, dict) or not all(type(v) is str for v in labels.values()):
-                return parse_endpoint(obj)
-            key += tuple(labels.items())
-        if not all(value is None or type(value) is str for value in key[:len(_ENDPOINT_FIELDS)]):
-            return parse_endpoint(obj)
-        endpoint = self.endpoints.get(key)
-        if endpoint is None:
-            endpoint = parse_endpoint(obj)  # raises for an invalid endpoint, which is not cached
-            if len(self.endpoints) >= self.limit:
-                self.endpoints.clear()
-            self.endpoints[key] = endpoint
-        return endpoint
 
 
 def loads(line: str) -> Any:
@@ -269,88 +130,11 @@ def expand_batch(obj: dict) -> list[dict]:
         raise EventError("'headers' must be a list of field names")
     if not isinstance(values, list):
         raise EventError("'values' must be a list of rows")
-    unknown = set(headers) - BATCH_HEADER_FIELDS
+    unknown = set(headers).difference(BATCH_HEADER_FIELDS)
     if unknown:
         raise EventError(f"unknown batch headers {sorted(unknown)}")
     base = {k: v for k, v in obj.items() if k not in ("headers", "values")}
     return [dict(base, **dict(zip(headers, row))) if isinstance(row, list) else row for row in values]
-
-
-@dataclass
-class ParsedLines(FeatureColumns):
-    """Columns for a batch of lines: per-line endpoint fields, per-event arrays, and the
-    feature summaries and samples (see :mod:`udfs.features`)."""
-
-    project: list[str | None] = field(default_factory=list)
-    endpoint_id: list[str | None] = field(default_factory=list)
-    function_uri: list[str | None] = field(default_factory=list)
-    model: list[str | None] = field(default_factory=list)
-    version: list[str | None] = field(default_factory=list)
-    model_class: list[str | None] = field(default_factory=list)
-    labels: list[str | None] = field(default_factory=list)
-    time_ms: list[list[int | None]] = field(default_factory=list)
-    predictions: list[list[int]] = field(default_factory=list)
-    latency_us: list[list[int]] = field(default_factory=list)
-    is_error: list[list[bool]] = field(default_factory=list)
-    status: list[list[str]] = field(default_factory=list)
-    reason: list[list[str | None]] = field(default_factory=list)
-    # custom metrics of the line's valid successful events: event number (1-based), name, value
-    metric_event: list[list[int]] = field(default_factory=list)
-    metric_name: list[list[str]] = field(default_factory=list)
-    metric_value: list[list[float]] = field(default_factory=list)
-
-
-class LatenessTracker:
-    """Flags events that Flink's watermark (max event time - lateness) would drop, and events
-    too far ahead of the clock to be let move it.
-
-    An event is late when its time is at or before the highest event time seen so far by
-    this parser minus the allowed lateness. Flink's watermark downstream never runs ahead of
-    that bound, so an event not flagged here is never dropped by a window. With no
-    lateness (``None``: a bounded run, whose watermark only moves at the end) nothing is late.
-
-    An event more than ``ahead_ms`` past the wall clock (continuous runs, ``ahead_ms`` > 0) is
-    invalid: taken in, it would move the watermark so far that every later event were late.
-
-    >>> tracker = LatenessTracker(lateness_ms=1000)
-    >>> [tracker.is_late(t) for t in (5000, 4500, 4000, 3999, 6000)]
-    [False, False, True, True, False]
-    >>> LatenessTracker(None).is_late(0)
-    False
-    >>> ahead = LatenessTracker(1000, ahead_ms=60_000, clock_ms=lambda: 1_000_000)
-    >>> ahead.is_too_far_ahead(1_060_000), ahead.is_too_far_ahead(1_060_001)
-    (False, True)
-    """
-
-    def __init__(self, lateness_ms: int | None, ahead_ms: int = 0, clock_ms=lambda: time.time_ns() // 1_000_000):
-        self.lateness_ms = lateness_ms
-        self.ahead_ms = ahead_ms if lateness_ms is not None else 0
-        self.clock_ms = clock_ms
-        self.max_time_ms: int | None = None
-
-    @property
-    def ahead_reason(self) -> str:
-        return f"event time is more than {self.ahead_ms} ms ahead of the clock"
-
-    @property
-    def late_reason(self) -> str:
-        return f"event time is more than {self.lateness_ms} ms behind the latest event time"
-
-    def is_too_far_ahead(self, time_ms: int) -> bool:
-        return self.ahead_ms > 0 and time_ms > self.clock_ms() + self.ahead_ms
-
-    def is_late(self, time_ms: int) -> bool:
-        if self.lateness_ms is None:
-            return False
-        if self.max_time_ms is not None and time_ms <= self.max_time_ms - self.lateness_ms:
-            return True
-        if self.max_time_ms is None or time_ms > self.max_time_ms:
-            self.max_time_ms = time_ms
-        return False
-
-
-MAX_CUSTOM_METRICS = 100  # per event; more is not monitored
-MAX_METRIC_NAME = 200
 
 
 def custom_metrics(event: dict) -> list[tuple[str, float]]:
@@ -369,21 +153,6 @@ def custom_metrics(event: dict) -> list[tuple[str, float]]:
             if _is_number(value) and math.isfinite(value) and len(name) <= MAX_METRIC_NAME]
 
 
-def _append_line(out: ParsedLines, endpoint: Endpoint | None, events: list[tuple],
-                 metrics: list[tuple[int, str, float]] = ()) -> None:
-    for name in ("project", "endpoint_id", "function_uri", "model", "version", "model_class", "labels"):
-        getattr(out, name).append(getattr(endpoint, name) if endpoint else None)
-    out.time_ms.append([e[0] for e in events])
-    out.predictions.append([e[1] for e in events])
-    out.latency_us.append([e[2] for e in events])
-    out.is_error.append([e[3] for e in events])
-    out.status.append([e[4] for e in events])
-    out.reason.append([e[5] for e in events])
-    out.metric_event.append([m[0] for m in metrics])
-    out.metric_name.append([m[1] for m in metrics])
-    out.metric_value.append([m[2] for m in metrics])
-
-
 def _time_if_readable(row: object) -> int | None:
     """An invalid event's own time, when it has one, so its dead letter sits at that time."""
     try:
@@ -392,65 +161,97 @@ def _time_if_readable(row: object) -> int | None:
         return None
 
 
-def parse_lines(lines: Iterable[str | None], tracker: LatenessTracker,
-                features: FeatureSettings | None = None, endpoints: EndpointCache | None = None) -> ParsedLines:
-    """Parse a batch of raw lines into columns; never raises for bad input.
+class _Events:
+    """The exact parser's events as they are read, turned into :class:`EventColumns` at the end."""
 
-    With ``features``, the input rows of valid successful predictions are summarized per
-    endpoint and window (error events are not: no prediction was made on their inputs).
+    def __init__(self):
+        self.columns: dict[str, list] = {name: [] for name in (
+            "line", "ordinal", "endpoint", "time_ms", "has_time", "predictions", "latency_us", "is_error", "status",
+            "reason", "line_crc", "rows", "metric_event", "metric_name", "metric_value")}
+        self.row_lengths: list[int] = []
+        self.values: list[float] = []
+        self.codes: dict[Endpoint, int] = {}
 
-    >>> out = parse_lines(['{"bad json', '{"model": "m", "function_uri": "p/f", '
-    ...     '"when": "2026-01-01T00:00:00Z", "request": {"inputs": [[1]]}, "error": "boom"}'],
-    ...     LatenessTracker(0))
-    >>> out.status, out.is_error, out.endpoint_id[0] is None
-    ([['invalid'], ['ok']], [[False], [True]], True)
+    def add(self, line: int, ordinal: int, endpoint: Endpoint | None, crc: int, time_ms: int | None,
+            status: str = STATUS_OK, reason: str | None = None, prediction: "Prediction | None" = None,
+            event: dict | None = None) -> None:
+        """One event; ``prediction`` and ``event`` for a valid one."""
+        c = self.columns
+        success = prediction is not None and not prediction.is_error
+        if success:
+            c["metric_event"] += [len(c["line"])] * len(metrics := custom_metrics(event))
+            c["metric_name"] += [name for name, _ in metrics]
+            c["metric_value"] += [value for _, value in metrics]
+            inputs = event["request"]["inputs"]
+            for row in inputs:
+                cells = row if isinstance(row, list) else []
+                self.row_lengths.append(len(cells))
+                self.values += [as_number(value) for value in cells]
+        c["line"].append(line)
+        c["ordinal"].append(ordinal)
+        c["endpoint"].append(-1 if endpoint is None else self.codes.setdefault(endpoint, len(self.codes)))
+        c["time_ms"].append(0 if time_ms is None else time_ms)
+        c["has_time"].append(time_ms is not None)
+        c["predictions"].append(prediction.predictions if prediction else 0)
+        c["latency_us"].append(prediction.latency_us if prediction else 0)
+        c["is_error"].append(bool(prediction and prediction.is_error))
+        c["status"].append(status)
+        c["reason"].append(reason)
+        c["line_crc"].append(crc)
+        c["rows"].append(prediction.predictions if success else 0)
+
+    def columns_of_events(self) -> EventColumns:
+        c = self.columns
+        return EventColumns(
+            line=np.array(c["line"], dtype=np.int64), ordinal=np.array(c["ordinal"], dtype=np.int64),
+            endpoint=np.array(c["endpoint"], dtype=np.int64), time_ms=np.array(c["time_ms"], dtype=np.int64),
+            has_time=np.array(c["has_time"], dtype=bool), predictions=np.array(c["predictions"], dtype=np.int64),
+            latency_us=np.array(c["latency_us"], dtype=np.int64), is_error=np.array(c["is_error"], dtype=bool),
+            status=np.array(c["status"], dtype=object), reason=c["reason"],
+            line_crc=np.array(c["line_crc"], dtype=np.uint32),
+            row_offsets=np.concatenate([[0], np.cumsum(c["rows"], dtype=np.int64)]),
+            value_offsets=np.concatenate([[0], np.cumsum(self.row_lengths, dtype=np.int64)]),
+            values=np.array(self.values, dtype=np.float64), metric_event=np.array(c["metric_event"], dtype=np.int64),
+            metric_name=np.array(c["metric_name"], dtype=object),
+            metric_value=np.array(c["metric_value"], dtype=np.float64), endpoints=list(self.codes))
+
+
+def parse_lines(lines: Sequence[bytes], endpoints: EndpointCache | None = None,
+                line_numbers: Sequence[int] | None = None) -> EventColumns:
+    """Read raw lines (bytes, decoded as UTF-8 with U+FFFD for what is not) into events; never
+    raises for bad input. ``line_numbers`` are the lines' indices in their batch (default 0, 1, ...).
+    Lateness is not judged here: every valid event is ``ok``.
+
+    >>> events = parse_lines([b'{"bad json', b'{"model": "m", "function_uri": "p/f", '
+    ...     b'"when": "2026-01-01T00:00:00Z", "request": {"inputs": [[1]]}, "error": "boom"}'])
+    >>> events.status.tolist(), events.is_error.tolist(), events.endpoint.tolist()
+    (['invalid', 'ok'], [False, True], [-1, 0])
     """
-    out = ParsedLines()
+    out = _Events()
     endpoints = endpoints or EndpointCache()
-    collector = FeatureCollector(features, out) if features else None
-    line_index = -1
-    for line in lines:
-        line_index += 1
-        out.add_line()
+    for index, raw in zip(range(len(lines)) if line_numbers is None else line_numbers, lines):
+        crc = zlib.crc32(raw)
         endpoint = None
         try:
-            obj = loads(line) if line is not None else None
+            obj = loads(raw.decode("utf-8", errors="replace"))
             if not isinstance(obj, dict):
                 raise EventError(f"a line must be a JSON object, got {type(obj).__name__}")
             endpoint = endpoints.parse(obj)
             rows = expand_batch(obj)
         except (EventError, ValueError, RecursionError) as error:
             reason = str(error) if isinstance(error, EventError) else f"bad JSON: {error}"
-            _append_line(out, endpoint, [(None, 0, 0, False, STATUS_INVALID, reason[:500])])
+            out.add(index, 1, endpoint, crc, None, STATUS_INVALID, reason[:MAX_REASON_CHARS])
             continue
-        events, metrics = [], []
-        ordinal = 0  # input rows numbered across the line's successful events, late ones too
-        for row in rows:
+        if not rows:
+            out.add(index, 1, endpoint, crc, None, STATUS_INVALID, "batch has no rows")
+        for ordinal, row in enumerate(rows, start=1):
             try:
                 if not isinstance(row, dict):
                     raise EventError(f"a batch row must be a list, got {type(row).__name__}")
-                p = parse_prediction(row)
+                prediction = parse_prediction(row)
             except EventError as error:
-                events.append((_time_if_readable(row), 0, 0, False, STATUS_INVALID, str(error)[:500]))
+                out.add(index, ordinal, endpoint, crc, _time_if_readable(row), STATUS_INVALID,
+                        str(error)[:MAX_REASON_CHARS])
                 continue
-            first_row, ordinal = ordinal, ordinal + p.predictions
-            if tracker.is_too_far_ahead(p.time_ms):
-                events.append((p.time_ms, 0, 0, False, STATUS_INVALID, tracker.ahead_reason))
-                continue
-            if tracker.is_late(p.time_ms):
-                events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_LATE, tracker.late_reason))
-                continue
-            events.append((p.time_ms, p.predictions, p.latency_us, p.is_error, STATUS_OK, None))
-            if not p.is_error:
-                metrics.extend((len(events), name, value) for name, value in custom_metrics(row))
-            if collector is not None and not p.is_error:
-                if tracker.lateness_ms is not None:
-                    collector.close_through(tracker.max_time_ms - tracker.lateness_ms, line_index)
-                collector.add(line, first_row, endpoint.project, endpoint.endpoint_id, p.time_ms,
-                              row["request"]["inputs"])
-        if not events:
-            events.append((None, 0, 0, False, STATUS_INVALID, "batch has no rows"))
-        _append_line(out, endpoint, events, metrics)
-    if collector is not None and line_index >= 0:
-        collector.finish(line_index)
-    return out
+            out.add(index, ordinal, endpoint, crc, prediction.time_ms, prediction=prediction, event=row)
+    return out.columns_of_events()

@@ -9,8 +9,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from udfs.drift import MEASURES, NO_REFERENCE, FeatureDrift, drift_status, endpoint_drift, features_drift
-from udfs.histograms import FeatureSummary, Reference, feature_names, summary_rows
+from modelmon.udfs.drift import MEASURES, NO_REFERENCE, FeatureDrift, drift_status, endpoint_drift, features_drift
+from modelmon.udfs.histograms import FeatureSummary, Reference, feature_names, summary_rows
 
 ReferenceLookup = Callable[[int], Reference | None]  # reference id -> that version of the reference
 
@@ -80,7 +80,7 @@ def _no_reference_rows(project: str, endpoint_id: str, end: int, range_ms: int,
     """The status row of a range without a reference, naming as many features as its widest
     row had (a merged summary is as wide as its widest part).
 
-    >>> from udfs.histograms import summarize
+    >>> from modelmon.udfs.histograms import summarize
     >>> narrow, wide = (summarize(np.ones((1, k)), np.zeros(1, int), 1, None, 0)[0] for k in (1, 3))
     >>> [_no_reference_rows("p", "e", end, 600, {0: [narrow], 600: [wide]})[1]["feature_names"] for end in (600, 900)]
     [['f0'], ['f0', 'f1', 'f2']]

@@ -20,7 +20,6 @@ from typing import Sequence
 import numpy as np
 
 DEFAULT_BINS = 20
-MAX_FEATURES = 1000  # wider rows are cut: the values past this are not monitored
 
 
 def bin_edges(minimum: float, maximum: float, bins: int) -> np.ndarray:
@@ -121,42 +120,6 @@ def as_number(value: object) -> float:
         return float(value)
     except OverflowError:
         return math.nan
-
-
-def clean_row(row: object, width: int) -> list[float]:
-    """One feature row as ``width`` floats, NaN for what is missing or not a number.
-
-    >>> clean_row([1, "2", True, None, 2.5], 6)
-    [1.0, nan, nan, nan, 2.5, nan]
-    >>> clean_row(7, 2)
-    [nan, nan]
-    """
-    if not isinstance(row, list):
-        return [math.nan] * width
-    return [as_number(v) for v in row[:width]] + [math.nan] * (width - len(row))
-
-
-def feature_matrix(rows: list, width: int | None) -> np.ndarray:
-    """Rows of feature values as an (n, width) float array, NaN where a value is invalid.
-
-    ``width`` None takes the widest list row (at most MAX_FEATURES). Rectangular numeric
-    rows take numpy's fast path; anything else is cleaned row by row. Rows that may hold
-    JSON booleans (which numpy would read as 0/1) must be cleaned by the caller first.
-
-    >>> feature_matrix([[1, 2], [3, 4.5]], None).tolist()
-    [[1.0, 2.0], [3.0, 4.5]]
-    >>> feature_matrix([[1, 2, 3], ["x"]], 2).tolist()
-    [[1.0, 2.0], [nan, nan]]
-    """
-    if width is None:
-        width = min(MAX_FEATURES, max((len(r) for r in rows if isinstance(r, list)), default=0))
-    try:
-        array = np.array(rows)
-    except ValueError:  # ragged
-        array = None
-    if array is not None and array.ndim == 2 and array.dtype.kind in "iuf" and array.shape[1] == width:
-        return array.astype(np.float64, copy=False)
-    return np.array([clean_row(r, width) for r in rows], dtype=np.float64).reshape(len(rows), width)
 
 
 _HEADER = struct.Struct("<qii")

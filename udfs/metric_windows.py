@@ -1,6 +1,6 @@
 """What the job stores when the watermark passes the end of a slice: the HOP windows (5 minutes,
 1 hour) ending there, and the slide-long activity and custom-metric windows ending there,
-each merged from :class:`udfs.batches.Slice` records. Plain functions; the Flink adapter
+each merged from :class:`modelmon.udfs.slices.Slice` records. Plain functions; the Flink adapter
 (pipelines/monitoring_job.py) keeps the slices in keyed state.
 
 A HOP window starts on a multiple of the slide and is emitted when it holds at least one
@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from udfs.batches import Slice
+from modelmon.udfs.slices import Slice
 
 PERCENTILES = (50, 95, 99)
 
@@ -29,7 +29,7 @@ PERCENTILES = (50, 95, 99)
 def merged(slices: Iterable[Slice]) -> dict[str, Slice]:
     """Per project, all of ``slices`` (given in time order) as one (:meth:`Slice.combine`).
 
-    >>> from udfs.events import Endpoint
+    >>> from modelmon.udfs.contract import Endpoint
     >>> e, f = Endpoint("p", "e", "p/f", "m", "", "C", "{}"), Endpoint("p", "e", "p/f", "m", "2", "C", "{}")
     >>> a = Slice(0, "p", "e", 2, 3, 1, np.array([5]), 10, 20, e, {"c": (1, 0.5, 0.5, 0.5)})
     >>> b = Slice(60, "p", "e", 1, 1, 0, np.array([7]), 65, 70, f, {"c": (1, 1.5, 1.5, 1.5), "d": (1, 2.0, 2.0, 2.0)})
@@ -184,7 +184,7 @@ def windows_ending(state: Mapping[int, list[Slice]], ends: Iterable[int], slide_
     """(table, row) for every window that ends at one of ``ends`` (ascending), from the slices
     in ``state`` (start -> slices).
 
-    >>> from udfs.events import Endpoint
+    >>> from modelmon.udfs.contract import Endpoint
     >>> e = Endpoint("p", "e", "p/f", "m", "", "C", "{}")
     >>> state = {0: [Slice(0, "p", "e", 1, 1, 0, np.array([7]), 5, 5, e, {"c": (1, 2.0, 2.0, 2.0)})]}
     >>> rows = list(windows_ending(state, [60_000], 60_000, {"5m": 300_000}))
