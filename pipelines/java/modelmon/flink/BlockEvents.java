@@ -17,49 +17,38 @@ import java.util.function.BooleanSupplier;
 import java.util.zip.CRC32;
 
 /**
- * The plain lines of a block (one event, or a batch of them), read into columns in Java: one
- * scan per line ({@link JsonCursor}) instead of a Python parse, on the source's reader thread.
+ * The fast reader of the event contract: the plain lines of a block (one event, or a batch of
+ * them), or one Kafka message, read into columns in Java: one scan per line ({@link JsonCursor})
+ * instead of a Python parse, on the source's reader thread.
  *
- * <p>Only lines of one shape are taken: ASCII, one object, the MLRun fields with the types MLRun
- * writes ({@code when} in MLRun's own format, {@code request.inputs} a non-empty list of lists
- * of numbers, string labels, numeric metrics, no key read twice; a batch's {@code headers} before its
- * {@code values}). Every other line is left out, and the Python parser reads it from the block
- * as before. Python also makes the checks that need no second look at the line (endpoint
- * identity, time range, latency, outputs) and reads a line that fails one itself. So a line
- * taken here gives exactly what the Python parser would.
+ * <p>Only lines of one shape are taken: valid UTF-8, one object, the MLRun fields with the types
+ * MLRun writes ({@code when} in MLRun's own format, {@code request.inputs} a non-empty list of
+ * lists of numbers, string labels, numeric metrics, no key read twice; a batch's {@code headers}
+ * before its {@code values}), and every event valid by the contract's limits ({@link Contract},
+ * generated from {@code modelmon/udfs/contract.py}): a time the store keeps, a success's latency
+ * a non-negative number below 2^53 and as many outputs as input rows. A batch is taken whole or
+ * not at all. Every other line is left out, and the exact Python parser reads it. Python checks
+ * only the endpoint's fields (its identity rules live in one place, {@code contract.py}), and
+ * reads a line whose endpoint does not hold itself. So a line taken here gives exactly what the
+ * exact parser would: the differential tests hold the two equal.
  *
  * <p>The result also says where each line of the block is, and may say where the block itself
  * is in a local file, so that Python can read the few lines it needs (sampled, left out, or
- * dead letters) without the whole block crossing to it beside its columns.
- *
- * <p>The result is read by {@code udfs/block_events.py}; its layout (little-endian):
- * <pre>
- * int32 MAGIC, lines, events, rows, values, metrics, metric names, endpoints, string bytes,
- *   file bytes (0 when the block travels beside the columns)
- * int64 time_ms[events]; float64 microsec[events] (NaN when absent or null); float64 values[values];
- * float64 metric_value[metrics]; int32 line[events], ordinal[events] (1-based, within the line),
- * endpoint[events], rows[events], outputs[events] (-1 when absent), is_error[events],
- * line_crc[events] (the CRC-32 of the event's line, as zlib.crc32 gives it),
- * row_length[rows], metric_event[metrics], metric_name[metrics], line_start[lines],
- * line_stop[lines] (each line's bytes in the block, without its '\n' and a '\r' before it);
- * then the strings: each metric name (int32 length, UTF-8), then each endpoint: int32 bit set of
- * the ENDPOINT_FIELDS present, each present one's text, int32 label count, and each label's key
- * and value text; then, with file bytes, the file's local path (UTF-8) and int64 offset and
- * length of the block in it.
- * </pre>
+ * dead letters) without the whole block crossing to it beside its columns. Its layout is
+ * described, and read, by {@code modelmon/udfs/java_events.py}.
  */
 final class BlockEvents {
-    static final int MAGIC = 0x4d4d4533;
-    static final String[] ENDPOINT_FIELDS = {"class", "model", "version", "function_uri", "project", "endpoint_id"};
-    /** udfs.events.BATCH_HEADER_FIELDS: an event's own fields, which a batch's headers may name. */
-    static final String[] BATCH_FIELDS = {"request", "op", "resp", "when", "microsec", "metrics", "error"};
-    private static final int REQUEST = 0;
-    private static final int OP = 1;
-    private static final int RESP = 2;
-    private static final int WHEN = 3;
-    private static final int MICROSEC = 4;
-    private static final int METRICS = 5;
-    private static final int ERROR = 6;
+    static final int MAGIC = 0x4d4d4534;
+    private static final String[] ENDPOINT_FIELDS = Contract.ENDPOINT_FIELDS;
+    /** An event's own fields, which a batch's headers may name. */
+    private static final String[] BATCH_FIELDS = Contract.BATCH_FIELDS;
+    private static final int REQUEST = batchField("request");
+    private static final int OP = batchField("op");
+    private static final int RESP = batchField("resp");
+    private static final int WHEN = batchField("when");
+    private static final int MICROSEC = batchField("microsec");
+    private static final int METRICS = batchField("metrics");
+    private static final int ERROR = batchField("error");
     /** The keys of a line whose values are read: ENDPOINT_FIELDS, labels, headers, values, BATCH_FIELDS. */
     private static final String[] LINE_KEYS = new String[ENDPOINT_FIELDS.length + 3 + BATCH_FIELDS.length];
     private static final int LABELS = ENDPOINT_FIELDS.length;
@@ -73,8 +62,14 @@ final class BlockEvents {
         LINE_KEYS[VALUES] = "values";
         System.arraycopy(BATCH_FIELDS, 0, LINE_KEYS, FIRST_EVENT_FIELD, BATCH_FIELDS.length);
     }
-    static final int MAX_CUSTOM_METRICS = 100;  // udfs.events.MAX_CUSTOM_METRICS: a line with more is left out
-    private static final int EARLIEST_YEAR = 1970;
+
+    private static int batchField(String name) {
+        int index = Arrays.asList(BATCH_FIELDS).indexOf(name);
+        if (index < 0) {
+            throw new IllegalStateException("the contract has no event field " + name);
+        }
+        return index;
+    }
 
     private final Column timeMs = new Column();
     private final Column microsec = new Column();  // double bits
@@ -84,7 +79,6 @@ final class BlockEvents {
     private final Column ordinal = new Column();
     private final Column endpoint = new Column();
     private final Column rows = new Column();
-    private final Column outputs = new Column();
     private final Column isError = new Column();
     private final Column lineCrc = new Column();
     private final Column rowLength = new Column();
@@ -92,7 +86,7 @@ final class BlockEvents {
     private final Column metricName = new Column();
     private final Column lineStart = new Column();  // per line of the block, not per event
     private final Column lineStop = new Column();
-    private final Column[] columns = {timeMs, microsec, values, metricValue, line, ordinal, endpoint, rows, outputs,
+    private final Column[] columns = {timeMs, microsec, values, metricValue, line, ordinal, endpoint, rows,
         isError, lineCrc, rowLength, metricEvent, metricName};
     private final int[] sizesBefore = new int[columns.length];  // column sizes before the line being read
     private final Map<String, Integer> metricNames = new HashMap<>();
@@ -133,6 +127,8 @@ final class BlockEvents {
     private boolean eventInputs;
     private int eventOutputs;
     private int eventRowsStart;
+    private int eventValuesStart;
+    private int eventMetricsStart;
     private int eventMetrics;
 
     /** The columns of {@code block[from, to)}, whose lines end at '\n' (a '\r' before it dropped). */
@@ -145,15 +141,7 @@ final class BlockEvents {
      * {@code file} (null: the block travels beside the columns).
      */
     byte[] read(byte[] block, int from, int to, String file, long fileOffset) {
-        for (Column column : columns) {
-            column.size = 0;
-        }
-        lineStart.size = 0;
-        lineStop.size = 0;
-        metricNames.clear();
-        endpoints.clear();
-        metricNameList.clear();
-        endpointList.clear();
+        clear();
         int lines = 0;
         int start = from;
         while (start < to) {
@@ -176,9 +164,7 @@ final class BlockEvents {
                 end++;
             }
             int lineEnd = end > start && block[end - 1] == '\r' ? end - 1 : end;
-            if (highBits == 0) {  // a line that is not ASCII is left to Python
-                readLine(block, start, lineEnd, lines);
-            }
+            readLine(block, start, lineEnd, lines, highBits == 0);
             lineStart.add(start - from);
             lineStop.add(lineEnd - from);
             lines++;
@@ -187,15 +173,43 @@ final class BlockEvents {
         return encode(lines, file, fileOffset, to - from);
     }
 
-    /** Reads an ASCII line into the columns, or leaves them as they were. */
-    private void readLine(byte[] bytes, int from, int to, int index) {
-        if (to - from < 2 || bytes[from] != '{' || bytes[to - 1] != '}') {
+    /** The columns of one message (a Kafka record's value): one line, whatever it holds. */
+    byte[] readMessage(byte[] message) {
+        clear();
+        int length = message == null ? 0 : message.length;
+        if (message != null) {
+            boolean ascii = true;
+            for (byte b : message) {
+                ascii &= b >= 0;
+            }
+            readLine(message, 0, length, 0, ascii);
+        }
+        lineStart.add(0);
+        lineStop.add(length);
+        return encode(1, null, 0, length);
+    }
+
+    private void clear() {
+        for (Column column : columns) {
+            column.size = 0;
+        }
+        lineStart.size = 0;
+        lineStop.size = 0;
+        metricNames.clear();
+        endpoints.clear();
+        metricNameList.clear();
+        endpointList.clear();
+    }
+
+    /** Reads a line into the columns, or leaves them as they were; a line that is not ASCII must be UTF-8. */
+    private void readLine(byte[] bytes, int from, int to, int index, boolean ascii) {
+        if (to - from < 2 || bytes[from] != '{' || bytes[to - 1] != '}' || !ascii && !Utf8.valid(bytes, from, to)) {
             return;
         }
         for (int c = 0; c < columns.length; c++) {
             sizesBefore[c] = columns[c].size;
         }
-        json.reset(bytes, from, to);
+        json.reset(bytes, from, to, ascii);
         boolean taken;
         try {
             taken = readObject(index) && json.atEnd();
@@ -336,34 +350,34 @@ final class BlockEvents {
         eventInputs = false;
         eventOutputs = -1;
         eventRowsStart = rowLength.size;
+        eventValuesStart = values.size;
+        eventMetricsStart = metricName.size;
         eventMetrics = 0;
     }
 
     /** One field of an event (a BATCH_FIELDS index); false when its value is not of the shape MLRun writes. */
     private boolean readEventField(int field) {
-        switch (field) {
-            case WHEN:
-                String when = stringValue();
-                return when != null && (eventTime = mlrunTime(when)) != Long.MIN_VALUE;
-            case MICROSEC:
-                if (json.consumeNull()) {
-                    return true;  // eventLatency stays NaN
-                }
-                eventLatency = json.number();
-                return !Double.isNaN(eventLatency);
-            case ERROR:
-                eventError = stringValue() != null;
-                return eventError || json.consumeNull();
-            case REQUEST:
-                return json.object(requestMember);
-            case RESP:
-                return json.consumeNull() || json.object(responseMember);  // null: as absent, an error's
-            case METRICS:
-                return json.consumeNull() || json.object(metric);
-            default:  // OP
-                json.skip();
-                return true;
+        if (field == WHEN) {
+            String when = stringValue();
+            return when != null && (eventTime = mlrunTime(when)) != Long.MIN_VALUE;
+        } else if (field == MICROSEC) {
+            if (json.consumeNull()) {
+                return true;  // eventLatency stays NaN
+            }
+            eventLatency = json.number();
+            return !Double.isNaN(eventLatency);
+        } else if (field == ERROR) {
+            eventError = stringValue() != null;
+            return eventError || json.consumeNull();
+        } else if (field == REQUEST) {
+            return json.object(requestMember);
+        } else if (field == RESP) {
+            return json.consumeNull() || json.object(responseMember);  // null: as absent, an error's
+        } else if (field == METRICS) {
+            return json.consumeNull() || json.object(metric);
         }
+        json.skip();  // OP
+        return true;
     }
 
     /** A member of {@code request}: its {@code inputs} are read, once. */
@@ -399,18 +413,24 @@ final class BlockEvents {
         return true;
     }
 
-    /** A member of {@code metrics}: a number under a name this event has not used, at most MAX_CUSTOM_METRICS. */
+    /**
+     * A member of {@code metrics}: a finite number under a name this event has not used, at most
+     * MAX_CUSTOM_METRICS of them. A name longer than MAX_METRIC_NAME is not monitored: counted, not kept.
+     */
     private boolean readMetric() {
         String key = json.text();
         double number = json.number();
-        if (Double.isNaN(number) || ++eventMetrics > MAX_CUSTOM_METRICS) {
+        if (Double.isNaN(number) || Double.isInfinite(number) || ++eventMetrics > Contract.MAX_CUSTOM_METRICS) {
             return false;
+        }
+        if (key.codePointCount(0, key.length()) > Contract.MAX_METRIC_NAME) {
+            return true;  // Python leaves it out whatever its value, and however often it comes
         }
         int name = metricNames.computeIfAbsent(key, unused -> {
             metricNameList.add(key);
             return metricNameList.size() - 1;
         });
-        for (int m = metricName.size - eventMetrics + 1; m < metricName.size; m++) {
+        for (int m = eventMetricsStart; m < metricName.size; m++) {
             if (metricName.data[m] == name) {
                 return false;  // a key twice: Python keeps the last
             }
@@ -440,23 +460,37 @@ final class BlockEvents {
         return true;
     }
 
-    /** Adds the event read since {@link #startEvent()}, if it has a time and inputs. */
+    /**
+     * Adds the event read since {@link #startEvent()}, if the contract takes it: a time the store
+     * keeps and inputs; for a success, a latency Python reads exactly and an output per input row.
+     * An error keeps no feature rows and no metrics: no prediction was made on its inputs.
+     */
     private boolean endEvent(int index, int position) {
-        if (eventTime == Long.MIN_VALUE || !eventInputs) {
-            return false;
+        if (eventTime < Contract.EARLIEST_TIME_MS || eventTime >= Contract.END_OF_TIME_MS || !eventInputs) {
+            return false;  // no time (Long.MIN_VALUE) is before the earliest
+        }
+        int eventRows = rowLength.size - eventRowsStart;
+        if (eventError) {
+            rowLength.size = eventRowsStart;
+            values.size = eventValuesStart;
+            metricEvent.size = eventMetricsStart;
+            metricName.size = eventMetricsStart;
+            metricValue.size = eventMetricsStart;
+            eventRows = 0;
+        } else if (!(eventLatency >= 0 && eventLatency < Contract.EXACT_LATENCY_US) || eventOutputs != eventRows) {
+            return false;  // NaN fails the first test: no latency
         }
         line.add(index);
         ordinal.add(position);
         timeMs.add(eventTime);
         microsec.add(Double.doubleToRawLongBits(eventLatency));
         isError.add(eventError ? 1 : 0);
-        outputs.add(eventOutputs);
-        rows.add(rowLength.size - eventRowsStart);
+        rows.add(eventRows);
         return true;
     }
 
     /**
-     * Epoch ms of MLRun's {@code YYYY-MM-DD HH:MM:SS[.ffffff]+00:00} with a real date from 1970 on,
+     * Epoch ms of MLRun's {@code YYYY-MM-DD HH:MM:SS[.ffffff]+00:00} with a real date,
      * the fraction cut to milliseconds; Long.MIN_VALUE for any other text.
      */
     static long mlrunTime(String text) {
@@ -478,7 +512,7 @@ final class BlockEvents {
         int hour = digits(text, 11, 13);
         int minute = digits(text, 14, 16);
         int second = digits(text, 17, 19);
-        if (year < EARLIEST_YEAR || month < 1 || month > 12 || day < 1
+        if (month < 1 || month > 12 || day < 1
                 || day > LocalDate.of(year, month, 1).lengthOfMonth() || hour > 23 || minute > 59 || second > 59) {
             return Long.MIN_VALUE;
         }
@@ -516,50 +550,55 @@ final class BlockEvents {
     }
 
     private byte[] encode(int lines, String file, long fileOffset, int blockLength) {
-        List<byte[]> strings = new ArrayList<>();
-        int stringBytes = 0;
+        List<byte[]> names = new ArrayList<>();
+        int nameBytes = 0;
         for (String name : metricNameList) {
-            stringBytes += addString(strings, name);
+            nameBytes += addString(names, name);
         }
-        for (String[] described : endpointList) {
+        List<byte[]> described = new ArrayList<>();
+        int endpointBytes = 0;
+        for (String[] endpointFields : endpointList) {
             int present = 0;
             for (int f = 0; f < ENDPOINT_FIELDS.length; f++) {
-                present |= described[f] == null ? 0 : 1 << f;
+                present |= endpointFields[f] == null ? 0 : 1 << f;
             }
-            strings.add(intBytes(present));
-            stringBytes += 4;
+            described.add(intBytes(present));
+            endpointBytes += 4;
             for (int f = 0; f < ENDPOINT_FIELDS.length; f++) {
-                if (described[f] != null) {
-                    stringBytes += addString(strings, described[f]);
+                if (endpointFields[f] != null) {
+                    endpointBytes += addString(described, endpointFields[f]);
                 }
             }
-            strings.add(intBytes((described.length - ENDPOINT_FIELDS.length) / 2));
-            stringBytes += 4;
-            for (int i = ENDPOINT_FIELDS.length; i < described.length; i++) {
-                stringBytes += addString(strings, described[i]);
+            described.add(intBytes((endpointFields.length - ENDPOINT_FIELDS.length) / 2));
+            endpointBytes += 4;
+            for (int i = ENDPOINT_FIELDS.length; i < endpointFields.length; i++) {
+                endpointBytes += addString(described, endpointFields[i]);
             }
         }
         byte[] path = file == null ? new byte[0] : file.getBytes(StandardCharsets.UTF_8);
         int events = line.size;
-        int size = 40 + 8 * (2 * events + values.size + metricValue.size)
-                + 4 * (7 * events + rowLength.size + 2 * metricEvent.size + 2 * lines) + stringBytes
+        int size = 44 + 8 * (2 * events + values.size + metricValue.size)
+                + 4 * (6 * events + rowLength.size + 2 * metricEvent.size + 2 * lines) + nameBytes + endpointBytes
                 + (file == null ? 0 : path.length + 16);
         ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         for (int header : new int[] {MAGIC, lines, events, rowLength.size, values.size, metricValue.size,
-                metricNameList.size(), endpointList.size(), stringBytes, path.length}) {
+                metricNameList.size(), endpointList.size(), nameBytes, endpointBytes, path.length}) {
             out.putInt(header);
         }
         for (Column column : new Column[] {timeMs, microsec, values, metricValue}) {
             out.asLongBuffer().put(column.data, 0, column.size);
             out.position(out.position() + 8 * column.size);
         }
-        for (Column column : new Column[] {line, ordinal, endpoint, rows, outputs, isError, lineCrc, rowLength,
+        for (Column column : new Column[] {line, ordinal, endpoint, rows, isError, lineCrc, rowLength,
                 metricEvent, metricName, lineStart, lineStop}) {
             for (int k = 0; k < column.size; k++) {
                 out.putInt((int) column.data[k]);
             }
         }
-        for (byte[] piece : strings) {
+        for (byte[] piece : names) {
+            out.put(piece);
+        }
+        for (byte[] piece : described) {
             out.put(piece);
         }
         if (file != null) {
@@ -593,10 +632,12 @@ final class BlockEvents {
     }
 
     /**
-     * For tests: reads blocks from stdin (int32 length, then the bytes; big-endian) and writes
-     * each block's columns to stdout the same way, until stdin ends.
+     * For tests and the benchmark: reads blocks from stdin (int32 length, then the bytes;
+     * big-endian) and writes each block's columns to stdout the same way, until stdin ends;
+     * with the argument {@code messages}, each one is read as a Kafka message.
      */
     public static void main(String[] args) throws IOException {
+        boolean messages = args.length > 0 && args[0].equals("messages");
         DataInputStream in = new DataInputStream(System.in);
         DataOutputStream out = new DataOutputStream(System.out);
         BlockEvents reader = new BlockEvents();
@@ -609,7 +650,7 @@ final class BlockEvents {
             }
             byte[] block = new byte[length];
             in.readFully(block);
-            byte[] columns = reader.read(block, 0, length);
+            byte[] columns = messages ? reader.readMessage(block) : reader.read(block, 0, length);
             out.writeInt(columns.length);
             out.write(columns);
             out.flush();

@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.function.BooleanSupplier;
 
 /**
- * A strict JSON scanner over one ASCII line, for {@link BlockEvents}: it reads the values the
+ * A strict JSON scanner over one line of valid UTF-8, for {@link BlockEvents}: it reads the values the
  * reader keeps and checks the grammar of those it skips, with no token objects, no key
  * canonicalization and no duplicate detection of its own (the reader checks the keys whose
  * values it keeps). It replaced Jackson there, which spent about half of the reader's time on
@@ -15,8 +15,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Anything it does not read exactly as Python's {@code json} would throws {@link #NOT_TAKEN},
  * and the line is left to Python: invalid JSON, nesting deeper than {@link #MAX_DEPTH},
- * {@code NaN} and {@code Infinity} (which Python accepts), integers of more than 18 digits, and
- * strings that hold a surrogate.
+ * {@code NaN} and {@code Infinity} (which Python accepts), integers of more than 18 digits,
+ * strings that hold a surrogate, and strings with both an escape and a character that is not ASCII.
  */
 final class JsonCursor {
     /** Thrown for a line the reader must leave to Python; no stack trace, as it is not an error. */
@@ -36,6 +36,7 @@ final class JsonCursor {
     }
 
     private byte[] bytes;
+    private boolean ascii;  // the line is ASCII: its strings' bytes are their characters
     private int pos;
     private int end;
     // the last string scanned: bytes[textStart, textEnd) without its quotes; decoded if it had an escape
@@ -55,8 +56,9 @@ final class JsonCursor {
     private final BooleanSupplier skippedObject = () -> object(skipped);
     private final BooleanSupplier skippedArray = () -> array(skipped);
 
-    void reset(byte[] line, int from, int to) {
+    void reset(byte[] line, int from, int to, boolean asciiLine) {
         bytes = line;
+        ascii = asciiLine;
         pos = from;
         end = to;
         depth = 0;
@@ -174,7 +176,7 @@ final class JsonCursor {
                 textEnd = pos++;
                 return;
             }
-            if (b < 0x20) {  // a control character (a non-ASCII byte is negative, and never here)
+            if (b >= 0 && b < 0x20) {  // a control character (a byte of a UTF-8 sequence is negative)
                 throw NOT_TAKEN;
             }
             if (b == '\\') {
@@ -188,6 +190,11 @@ final class JsonCursor {
     /** The rest of a string with an escape at {@code pos}, decoded. */
     private void unescape() {
         unescaped.setLength(0);
+        for (int i = textStart; i < pos; i++) {
+            if (bytes[i] < 0) {
+                throw NOT_TAKEN;
+            }
+        }
         unescaped.append(new String(bytes, textStart, pos - textStart, StandardCharsets.ISO_8859_1));
         while (true) {
             if (pos == end) {
@@ -199,7 +206,7 @@ final class JsonCursor {
                 decoded = unescaped.toString();
                 return;
             }
-            if (b < 0x20) {
+            if (b < 0x20) {  // a control character, or a byte of a UTF-8 sequence
                 throw NOT_TAKEN;
             }
             if (b != '\\') {
@@ -247,7 +254,8 @@ final class JsonCursor {
 
     /** The last string's text. */
     String text() {
-        return decoded != null ? decoded : new String(bytes, textStart, textEnd - textStart, StandardCharsets.ISO_8859_1);
+        return decoded != null ? decoded
+                : new String(bytes, textStart, textEnd - textStart, ascii ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
     }
 
     /** Whether the last string's text is {@code name} (ASCII). */
