@@ -1,10 +1,10 @@
 """The job's source, declared in SQL: a spool directory (embedded default) or a Kafka topic.
 
-Both give a table ``prediction_lines (payload BYTES, ...)`` of raw bytes: from a spool
-directory, blocks of whole lines (the ``modelmon-line-blocks`` format, see
-:mod:`pipelines.line_blocks`) beside ``events``, the blocks' plain events already read into
-columns in Java (:mod:`udfs.block_events`); from Kafka, one message each. Everything after the
-source is the same job.
+Both give a table ``prediction_lines (payload BYTES, events BYTES)``: the raw bytes, and beside
+them their events read into columns by the Java reader (:mod:`modelmon.pipelines.reader_jar`,
+:mod:`modelmon.udfs.java_events`). From a spool directory a row is a block of whole lines
+(the ``modelmon-line-blocks`` format), from Kafka one message (the ``modelmon-events`` format,
+the topic's ``value.format``). Everything after the source is the same job.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pyflink.java_gateway import get_gateway
 
 from modelmon.config import Config
 from modelmon.kafka_url import is_kafka, parse_kafka_url
-from pipelines.line_blocks import FORMAT_IDENTIFIER
+from modelmon.pipelines.reader_jar import EVENTS_FORMAT, LINE_BLOCKS_FORMAT
 
 KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"  # the Kafka connector release for Flink 2.1 and 2.2
 KAFKA_CONNECTOR_JAR = f"flink-sql-connector-kafka-{KAFKA_CONNECTOR_VERSION}.jar"
@@ -43,7 +43,7 @@ def kafka_options(source: str, bounded: bool) -> dict[str, str]:
     options = {
         "connector": "kafka", "topic": url.topic, "properties.bootstrap.servers": url.bootstrap_servers,
         "properties.group.id": query.pop("group", DEFAULT_GROUP), "scan.startup.mode": _STARTUP_MODES[startup],
-        "format": "raw",
+        "format": EVENTS_FORMAT,
     }
     if startup == "group-offsets":
         options["properties.auto.offset.reset"] = "earliest"
@@ -60,8 +60,8 @@ def kafka_options(source: str, bounded: bool) -> dict[str, str]:
 def spool_options(config: Config, bounded: bool) -> dict[str, str]:
     """The spool directory in blocks of up to ``parse_batch_lines`` lines; continuous runs
     watch it for new files."""
-    options = {"connector": "filesystem", "path": config.source, "format": FORMAT_IDENTIFIER,
-               f"{FORMAT_IDENTIFIER}.max-lines": str(config.parse_batch_lines)}
+    options = {"connector": "filesystem", "path": config.source, "format": LINE_BLOCKS_FORMAT,
+               f"{LINE_BLOCKS_FORMAT}.max-lines": str(config.parse_batch_lines)}
     if not bounded:
         options["source.monitor-interval"] = f"{round(config.monitor_interval_seconds * 1000)}ms"
     return options
@@ -76,20 +76,14 @@ def payloads_are_blocks(config: Config) -> bool:
     return not is_kafka(config.source)
 
 
-def source_columns(config: Config) -> list[str]:
-    """The BYTES columns of ``prediction_lines``: the payload, and for blocks their event columns."""
-    return ["payload", "events"] if payloads_are_blocks(config) else ["payload"]
-
-
 def source_ddl(config: Config, bounded: bool) -> str:
-    """``prediction_lines (payload BYTES[, events BYTES])`` over the configured source."""
+    """``prediction_lines (payload BYTES, events BYTES)`` over the configured source."""
     if is_kafka(config.source):
         options = kafka_options(config.source, bounded)
     else:
         options = spool_options(config, bounded)
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
-    columns = ", ".join(f"{name} BYTES" for name in source_columns(config))
-    return f"CREATE TEMPORARY TABLE prediction_lines ({columns}) WITH ({with_clause})"
+    return f"CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES) WITH ({with_clause})"
 
 
 def require_kafka_connector() -> None:

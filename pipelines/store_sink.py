@@ -32,7 +32,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from modelmon import store
-from udfs.batches import SAMPLE_SCHEMA
+from modelmon.udfs.features import SAMPLE_SCHEMA
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,47 @@
+"""The embedded store's one-process rule, decided in one place for the whole job.
+
+A server store may be opened by every process. An embedded (chdb) store is locked by the one
+process that opens it, so the job's parts that open it must all run in one process: the one
+that built the job, where PyFlink's loopback mode runs the Python functions of a local run at
+parallelism 1 (:func:`~modelmon.pipelines.monitoring_job.functions_run_here`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from modelmon import store
+
+
+@dataclass(frozen=True)
+class StoreAccess:
+    """Who may open the job's store, pickled with the functions that need to know."""
+
+    dsn: str
+    builder_pid: int  # the process that built the job (and, in loopback mode, runs its functions)
+    functions_here: bool  # the Python functions run in the builder's process
+
+    @property
+    def embedded(self) -> bool:
+        return store.is_embedded(self.dsn)
+
+    def may_open_here(self) -> bool:
+        """Whether a function in the calling process may open the store (for reading references):
+        any process for a server store; for an embedded one, only the builder's."""
+        return not self.embedded or os.getpid() == self.builder_pid
+
+    @property
+    def writer_parallelism(self) -> int | None:
+        """The store writer's parallelism: one writer for an embedded store, else the job's."""
+        return 1 if self.embedded else None
+
+    def direct_insert_rows(self, configured: int) -> int:
+        """``sample_insert_rows`` for the parse functions: 0 (every sampled row goes to the writer)
+        where they run outside the one process that may open an embedded store."""
+        return configured if not self.embedded or self.functions_here else 0
+
+    def close_after_job(self) -> int:
+        """Once the job has ended: close this process's connections its functions left open (one
+        would keep the embedded engine bound to the store's path); returns how many there were."""
+        return store.close_clients_left_open(self.dsn)
