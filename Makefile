@@ -43,11 +43,11 @@ test: $(STAMP) java chromium
 
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java
-	$(PYTHON) -m modelmon.bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS))
+	$(PYTHON) -m benchmarks.job_bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS))
 
 # The proxy under concurrent Grafana queries: 1,000 endpoints, a day of 1-minute data.
 bench-proxy: $(STAMP)
-	$(PYTHON) -m modelmon.proxy_bench
+	$(PYTHON) -m benchmarks.proxy_bench
 
 clean:
 	rm -rf $(VENV) .modelmon

@@ -21,7 +21,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(app.config["MODELMON"], Config):
         app.config["MODELMON"] = load_config()
 
-    from api import auth, db, errors, grafana, rest, status
+    from modelmon.api import auth, db, errors, grafana, rest, status
 
     db.init_app(app)
     errors.init_app(app)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Hashable
 from clickhouse_connect.driver.client import Client
 from flask import Flask, current_app, g
 
-from api.answers import AnswerCache
+from modelmon.api.answers import AnswerCache
 from modelmon import store
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from api import queries
-from udfs.drift import MEASURE_NAMES, EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
-from udfs.histograms import on_live_bins
+from modelmon.api import queries
+from modelmon.udfs.drift import MEASURE_NAMES, EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
+from modelmon.udfs.histograms import on_live_bins
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from clickhouse_connect.driver.client import Client
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from api import queries
-from api.db import cached, get_store
-from api.feature_analysis import analyze_features
+from modelmon.api import queries
+from modelmon.api.db import cached, get_store
+from modelmon.api.feature_analysis import analyze_features
 
 bp = Blueprint("grafana", __name__, url_prefix="/api/grafana-proxy/model-endpoints")
 

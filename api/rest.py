@@ -9,11 +9,11 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from api import queries
-from api.db import get_store
-from api.feature_analysis import analyze_features
-from api.grafana import iso_utc, parse_iso_time
-from udfs.drift import MEASURE_NAMES
+from modelmon.api import queries
+from modelmon.api.db import get_store
+from modelmon.api.feature_analysis import analyze_features
+from modelmon.api.grafana import iso_utc, parse_iso_time
+from modelmon.udfs.drift import MEASURE_NAMES
 
 bp = Blueprint("rest", __name__, url_prefix="/api/projects/<project>/model-endpoints")
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from flask import Blueprint, current_app, render_template
 from werkzeug.exceptions import NotFound
 
-from api import queries
-from api.db import get_store
-from api.feature_analysis import analyze_features
+from modelmon.api import queries
+from modelmon.api.db import get_store
+from modelmon.api.feature_analysis import analyze_features
 
 bp = Blueprint("status", __name__)
 

@@ -15,7 +15,7 @@ import sys
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from modelmon.config import load_config
-from pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
+from modelmon.pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 
 EVENT_COLUMNS = """
     `function_uri` STRING, `model` STRING, `version` STRING, `when` STRING, `microsec` BIGINT,

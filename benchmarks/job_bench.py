@@ -1,4 +1,4 @@
-"""``modelmon bench``: throughput and memory of the monitoring job, measured end to end.
+"""``make bench``: throughput and memory of the monitoring job, measured end to end.
 
 For each case (features per row, endpoints) it writes simulated traffic into a spool,
 registers a training-set reference for every endpoint in a fresh embedded store, and runs
@@ -8,7 +8,7 @@ same command on a tiny input, so "excluding start-up" is events / (wall - start-
 
 The main case (20 features, 10 endpoints) runs at parallelism 1 and 2; at 2, each parallel
 instance's Python runs in a process of its own, so a second core does Python work. The
-ceiling is :mod:`pipelines.ceiling_job` over the main case's spool at the same parallelism:
+ceiling is :mod:`benchmarks.ceiling_job` over the main case's spool at the same parallelism:
 Flink's ``json`` format and the 5-minute window in Java, nothing in Python. The main case's
 job and ceiling run in turns, ``--rounds`` times (3 by default), and its rows give the
 medians: single runs of either vary by several seconds on this machine.
@@ -45,12 +45,13 @@ from modelmon import store
 from modelmon.config import DEFAULT_HOME, load_config
 from modelmon.reference import load_references, register_reference
 from modelmon.simulator import default_endpoints, simulate, training_set
-from pipelines.line_blocks import BlockEventsProcess
-from pipelines.monitoring_job import job_slice_ms
-from udfs.batches import parse_batch
-from udfs.block_events import BlockLines, decode
-from udfs.events import EndpointCache, LatenessTracker
-from udfs.features import FeatureSettings
+from modelmon.pipelines.operators import job_slice_ms
+from modelmon.pipelines.reader_jar import ReaderProcess
+from modelmon.udfs.batches import parse_batch
+from modelmon.udfs.contract import EndpointCache
+from modelmon.udfs.features import FeatureSettings
+from modelmon.udfs.java_events import BlockLines, Descriptions, decode
+from modelmon.udfs.lateness import LatenessTracker
 
 STARTUP_LINES = 100
 TRAINING_ROWS = 5_000
@@ -190,7 +191,7 @@ def _job_command(spool: Path, dsn: str, parallelism: int) -> list[str]:
 
 
 def _ceiling_command(spool: Path, parallelism: int) -> list[str]:
-    return [sys.executable, "-m", "pipelines.ceiling_job", "--source", str(spool), "--parallelism", str(parallelism)]
+    return [sys.executable, "-m", "benchmarks.ceiling_job", "--source", str(spool), "--parallelism", str(parallelism)]
 
 
 def _spool(workdir: Path, case: Case) -> Path:
@@ -301,7 +302,7 @@ def parse_stage(case: Case, workdir: Path) -> dict:
             break
     size = config.parse_batch_lines
     blocks = [b"".join(line + b"\n" for line in raw[i:i + size]) for i in range(0, len(raw), size)]
-    java = BlockEventsProcess()
+    java = ReaderProcess()
     try:
         columns = [java(block) for block in blocks]
     finally:
@@ -319,12 +320,13 @@ def parse_stage(case: Case, workdir: Path) -> dict:
 
     def parse_all() -> tuple[float, int]:
         tracker, endpoints = LatenessTracker(None), EndpointCache()
+        descriptions = Descriptions(endpoints)
         features = FeatureSettings(config.feature_window_seconds * 1000, references.get, config.feature_sample_every)
         events, start = 0, time.process_time()
         for block, blob in zip(blocks, columns):
-            block_events = decode(blob)
-            output = parse_batch(BlockLines.of(block, block_events), tracker, features, endpoints,
-                                 slice_ms, config.dead_letter_max_chars, [block_events])
+            read = decode([blob], descriptions)
+            output = parse_batch(BlockLines.of(block, read), tracker, features, endpoints,
+                                 slice_ms, config.dead_letter_max_chars, read)
             events += sum(s.requests for s in output.slices) + len(output.dead_letters)
         return time.process_time() - start, events
 
@@ -383,7 +385,7 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="modelmon bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="input lines of the main case (default 200000)")
     parser.add_argument("--full", action="store_true", help="the main case on 1,000,000 lines")
     parser.add_argument("--rounds", type=int, default=MAIN_ROUNDS,

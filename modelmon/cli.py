@@ -9,14 +9,14 @@ from pathlib import Path
 
 from modelmon.config import load_config
 from modelmon.logs import configure_logging
-from udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
-from udfs.histograms import DEFAULT_BINS
+from modelmon.udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
+from modelmon.udfs.histograms import DEFAULT_BINS
 
 
 def _run(args: argparse.Namespace) -> int:
     from modelmon import store
-    from pipelines.monitoring_job import config_from_arguments, run_monitoring_job
-    from pipelines.store_sink import TABLES
+    from modelmon.pipelines.monitoring_job import config_from_arguments, run_monitoring_job
+    from modelmon.pipelines.store_sink import TABLES
 
     config = config_from_arguments(args)
     run_monitoring_job(config, bounded=args.bounded, restore=args.restore)
@@ -49,9 +49,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from api import create_app
+    from modelmon.api import create_app
 
-    from api.auth import listen_host
+    from modelmon.api.auth import listen_host
 
     config = load_config(args.config, store=args.store, proxy_host=args.host, proxy_port=args.port)
     host, warning = listen_host(config)
@@ -87,7 +87,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipelines.monitoring_job import add_job_arguments
+    from modelmon.pipelines.monitoring_job import add_job_arguments
 
     parser = argparse.ArgumentParser(prog="modelmon", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")

@@ -25,13 +25,14 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from api import create_app, queries
-from api.auth import listen_host
+from modelmon.api import create_app, queries
+from modelmon.api.auth import listen_host
 from modelmon import store
 from modelmon.config import Config
 from modelmon.reference import register_reference
-from modelmon.simulator import IRIS_FEATURES, TrafficGenerator, default_endpoints, training_set, write_segment
-from pipelines.monitoring_job import run_monitoring_job
+from modelmon.simulator import IRIS_FEATURES, TrafficGenerator, default_endpoints, training_set
+from modelmon.tracker import write_segment
+from modelmon.pipelines.monitoring_job import run_monitoring_job
 
 BACKFILL = timedelta(minutes=30)
 CATCH_UP_SPEED = 60

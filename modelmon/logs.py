@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 import sys
 
-PACKAGES = ("modelmon", "pipelines", "api", "udfs")
 
 
 def configure_logging(level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in PACKAGES:
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.setLevel(level)
-        logger.propagate = False
+    logger = logging.getLogger("modelmon")  # every module of ours logs under it
+    logger.handlers = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

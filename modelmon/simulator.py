@@ -1,22 +1,20 @@
-"""Simulated model-server traffic in MLRun's monitoring-stream format.
-
-Segments are written as hidden temporary files and renamed into the spool directory, so the
-job's file source (which skips names starting with '.') never reads half a segment.
-"""
+"""Simulated model-server traffic in MLRun's monitoring-stream format, sent through the
+tracker's sinks (:mod:`modelmon.tracker`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+
+from modelmon.tracker import format_when, open_sink
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 FEATURE_MEAN, FEATURE_STD = 5.0, 1.0  # every simulated feature, before any shift
@@ -44,15 +42,6 @@ def default_endpoints(count: int, project: str = "demo") -> list[SimulatedEndpoi
                               model_class=_CLASSES[i % len(_CLASSES)],
                               labels=(("team", "ml"), ("tier", "gold" if i % 2 else "silver")))
             for i in range(count)]
-
-
-def format_when(moment: datetime) -> str:
-    """MLRun's time format.
-
-    >>> format_when(datetime(2026, 1, 1, tzinfo=timezone.utc))
-    '2026-01-01 00:00:00.000000+00:00'
-    """
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
 
 
 class TrafficGenerator:
@@ -115,8 +104,6 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
     ``live``: they start now and lines go out at that rate of wall-clock time, like a model
     server's traffic, without end when ``events`` is 0. Returns the lines sent.
     """
-    from modelmon.tracker import open_sink
-
     if events <= 0 and not live:
         raise ValueError("--events must be positive (0, for no end, needs --live)")
 
@@ -148,18 +135,6 @@ def training_set(features: list[str], rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(np.round(rng.normal(FEATURE_MEAN, FEATURE_STD, (rows, len(features))), 3), columns=features)
     return frame.assign(label=rng.integers(0, 3, rows))
-
-
-def write_segment(spool: Path, lines: Iterable[dict | str], sequence: int) -> Path:
-    """Write one segment atomically (hidden temp file, then rename)."""
-    spool.mkdir(parents=True, exist_ok=True)
-    final = spool / f"segment-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl"
-    temporary = spool / f".{final.name}.tmp"
-    with open(temporary, "w") as handle:
-        for line in lines:
-            handle.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
-    os.replace(temporary, final)
-    return final
 
 
 def simulate(spool: Path, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,

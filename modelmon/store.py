@@ -61,7 +61,7 @@ def is_embedded(dsn: str) -> bool:
 
 def migrations() -> list[tuple[str, str]]:
     """The versioned DDL files of ``sql/`` as (version, text), in order."""
-    files = sorted(f for f in resources.files("sql").iterdir() if f.name.endswith(".sql"))
+    files = sorted(f for f in resources.files("modelmon.sql").iterdir() if f.name.endswith(".sql"))
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 

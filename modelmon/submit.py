@@ -31,7 +31,7 @@ def flink_run_command(flink: Path, jobmanager: str, job_arguments: list[str], bo
     ...                   parallelism=2)[:8]
     ['/opt/flink/bin/flink', 'run', '-m', 'jm:8081', '-p', '2', '-d', '-pyclientexec']
     """
-    from pipelines import monitoring_job
+    from modelmon.pipelines import monitoring_job
 
     command = [str(flink / "bin" / "flink"), "run", "-m", jobmanager]
     if parallelism:

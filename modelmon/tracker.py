@@ -16,13 +16,35 @@ producer with dots as underscores (``properties.security.protocol=SSL`` -> ``sec
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from modelmon.kafka_url import is_kafka, parse_kafka_url
-from modelmon.simulator import format_when, write_segment
+
+
+def format_when(moment: datetime) -> str:
+    """MLRun's time format.
+
+    >>> format_when(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    '2026-01-01 00:00:00.000000+00:00'
+    """
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
+def write_segment(spool: Path, lines: Iterable[dict | str], sequence: int) -> Path:
+    """Write one segment atomically: a hidden temporary file renamed into the spool, so the
+    job's file source (which skips names starting with '.') never reads half a segment."""
+    spool.mkdir(parents=True, exist_ok=True)
+    final = spool / f"segment-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl"
+    temporary = spool / f".{final.name}.tmp"
+    with open(temporary, "w") as handle:
+        for line in lines:
+            handle.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
+    os.replace(temporary, final)
+    return final
 
 
 class SpoolSink:

@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print measured numbers (not installed; run from the repository root)."""
