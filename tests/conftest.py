@@ -1,67 +1,48 @@
-"""Shared fixtures: a spool of simulated traffic with hand-made bad lines, run once through
-the real job into a real embedded ClickHouse store, and a Flask client over that store."""
+"""The suite's layers and shared fixtures.
+
+Layers, by folder and marker: ``unit`` (functions, the Java reader in a JVM of its own, a real
+embedded store; no Flink job), ``job`` (a real PyFlink job, and what reads its store), ``system``
+(several processes: a Flink cluster, a job killed mid-run, a browser). ``pytest -m unit`` runs
+the fast layer alone. The session fixtures run the real job once over shared traffic.
+"""
 
 from __future__ import annotations
 
-from tests.environment import BEFORE_JOBS  # noqa: F401  (first: a clean copy of the environment)
+from tests.support.environment import BEFORE_JOBS  # noqa: F401  (first: a clean copy of the environment)
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
 
-from api import create_app
-from modelmon.config import Config
-from modelmon.simulator import format_when, simulate, write_segment
-from pipelines.monitoring_job import run_monitoring_job
-from tests.drift_traffic import run_drift_job
+from modelmon.api import create_app
+from modelmon.simulator import simulate
+from modelmon.tracker import write_segment
+from tests.support.drift_traffic import run_drift_job
+from tests.support.traffic import TRAFFIC_ENDPOINTS, TRAFFIC_EVENTS, JobRun, hand_made_lines, run_bounded
 
-TRAFFIC_EVENTS = 100_000
-TRAFFIC_ENDPOINTS = 10
-GOOD_BASE = {"class": "Manual", "model": "manual", "version": "v1", "function_uri": "tests/serving:prod"}
-
-
-def hand_made_lines(start: datetime) -> list[str]:
-    """Bad lines of each kind, and a batch whose one bad row must not lose the good one."""
-    at = [format_when(start + timedelta(seconds=s)) for s in range(3)]
-    return [
-        '{"model": "broken", "function_uri": "tests/serving"',  # truncated JSON: no endpoint
-        json.dumps(dict(GOOD_BASE, request={"inputs": [[1.0]]}, resp={"outputs": [1]}, microsec=10)),  # no when
-        json.dumps(dict(GOOD_BASE, when=at[0], request={"inputs": [[1.0], [2.0]]},
-                        resp={"outputs": [1]}, microsec=10)),  # outputs do not match inputs
-        json.dumps(dict(GOOD_BASE, headers=["when", "request", "resp", "microsec"], values=[
-            [at[1], {"inputs": [[1.0]]}, {"outputs": [0]}, 1_500_000],  # valid, latency over one second
-            [at[2], {"inputs": [[1.0]]}, {"outputs": [0]}, "fast"],  # bad row
-        ])),
-    ]
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that cancel a continuous job running in this process go last. The job's functions
-    have, now and then, closed their connections to its embedded store only after the job was
-    reported cancelled, and the chdb engine, once bound to a path, refuses every other path
-    while one is open. The job now closes what they leave open and these tests check that
-    another store opens; should that ever fail again, only they fail."""
-    cancelling = [item for item in items if item.path.name in CANCELS_AN_IN_PROCESS_JOB]
-    items[:] = [item for item in items if item not in cancelling] + cancelling
-
-
+LAYERS = ("unit", "job", "system")
+# Tests that cancel a continuous job running in this process go last. The job's functions
+# have, now and then, closed their connections to its embedded store only after the job was
+# reported cancelled, and the chdb engine, once bound to a path, refuses every other path
+# while one is open. The job now closes what they leave open and these tests check that
+# another store opens; should that ever fail again, only they fail.
 CANCELS_AN_IN_PROCESS_JOB = ("test_late_events.py", "test_reference_pickup.py")
 
 
-@dataclass(frozen=True)
-class JobRun:
-    spool: Path
-    config: Config
-
-
-def run_bounded(spool: Path, store_path: Path) -> JobRun:
-    config = Config(store=f"chdb://{store_path}", source=str(spool))
-    run_monitoring_job(config, bounded=True)
-    return JobRun(spool, config)
+def pytest_collection_modifyitems(items):
+    """Each test gets its folder's layer as a marker (doctests are unit tests); the layers run
+    in order, fastest first."""
+    tests = Path(__file__).parent
+    for item in items:
+        path = Path(item.path)
+        folder = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else "unit"
+        item.add_marker(folder if folder in LAYERS else "unit")
+    def order(item) -> tuple[int, bool]:
+        layer = next(m.name for m in item.iter_markers() if m.name in LAYERS)
+        return LAYERS.index(layer), item.path.name in CANCELS_AN_IN_PROCESS_JOB
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import create_app
+from modelmon.api import create_app
 
 TOKENS = "first-token,second-token"
 HEALTH = "/api/grafana-proxy/model-endpoints/"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api import create_app
-from udfs.events import endpoint_id
+from modelmon.api import create_app
+from modelmon.udfs.contract import endpoint_id
 
-GRAFANA = Path(__file__).parent.parent / "docker" / "grafana"
+GRAFANA = Path(__file__).parents[2] / "docker" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
 INTERVAL_S = 60

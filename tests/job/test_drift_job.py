@@ -1,6 +1,6 @@
 """References registered from generated training sets, the real job run bounded over traffic
 whose distribution shifts halfway for some features, and every stored histogram, drift
-number and status checked against numpy/scipy on the same events (tests/expected.py)."""
+number and status checked against numpy/scipy on the same events (tests/support/expected.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,12 @@ import math
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.drift_traffic import BINS, FEATURES, RANGE_MS, SHIFTS, WINDOW_MS
-from tests.expected import read_feature_rows
-from tests.test_drift import scipy_measures
-from udfs.events import endpoint_id
-
-def reference_histograms(frame: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(edges, counts with the two empty outer bins) per feature, straight from numpy."""
-    result = []
-    for name in FEATURES:
-        counts, edges = np.histogram(frame[name].to_numpy(), bins=BINS)
-        result.append((edges, np.concatenate([[0], counts, [0]])))
-    return result
-
-
-def live_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    inner, _ = np.histogram(values, bins=edges)
-    return np.concatenate([[(values < edges[0]).sum()], inner, [(values > edges[-1]).sum()]])
-
+from tests.support.drift_traffic import BINS, FEATURES, RANGE_MS, SHIFTS, WINDOW_MS
+from tests.support.expected import live_histogram, read_feature_rows, reference_histograms
+from tests.support.expected import scipy_measures
+from modelmon.udfs.contract import endpoint_id
 
 def query(client, sql: str) -> list[dict]:
     result = client.query(sql)

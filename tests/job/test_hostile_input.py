@@ -1,5 +1,6 @@
-"""Hostile input (tests/hostile.py) in the parser and mixed into valid traffic through a real
-bounded job: each kind gets its documented outcome, and the valid events' numbers stay exact."""
+"""Hostile input (tests/support/hostile.py) mixed into valid traffic through a real bounded job:
+each kind gets its documented outcome, and the valid events' numbers stay exact (the parser
+alone: tests/unit/test_hostile_lines.py)."""
 
 from __future__ import annotations
 
@@ -14,36 +15,13 @@ from modelmon import store
 from modelmon.config import Config
 from modelmon.reference import register_reference
 from modelmon.simulator import simulate
-from pipelines.monitoring_job import run_monitoring_job
-from tests.expected import WINDOWS, hop_windows, read_spool, stored_windows
-from tests.hostile import BAD_JSON, BASE, DEAD_LETTER_CHARS, FEATURES, STRANGER, TEN_MB, corpus, decode
-from udfs.events import LatenessTracker, parse_endpoint, parse_lines
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from tests.support.expected import WINDOWS, hop_windows, read_spool, stored_windows
+from tests.support.hostile import BAD_JSON, BASE, DEAD_LETTER_CHARS, FEATURES, STRANGER, TEN_MB, corpus
+from modelmon.udfs.contract import parse_endpoint
 
 WHEN = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(second=10, microsecond=0)
 CORPUS = corpus(WHEN)
-
-
-def matches(reason: str | None, expected: str | None) -> bool:
-    return reason == expected or (expected == BAD_JSON and reason is not None and reason.startswith(BAD_JSON))
-
-
-@pytest.mark.parametrize("hostile", CORPUS, ids=[h.kind for h in CORPUS])
-def test_the_parser_gives_each_hostile_kind_its_documented_outcome(hostile):
-    out = parse_lines([decode(hostile.line)], LatenessTracker(None))
-    got = list(zip(out.status[0], out.reason[0]))
-    assert [status for status, _ in got] == [status for status, _ in hostile.events]
-    assert all(matches(reason, want) for (_, reason), (_, want) in zip(got, hostile.events)), got
-    assert (out.endpoint_id[0] is not None) == (hostile.endpoint or bool(hostile.other_endpoint))
-
-
-def test_an_event_far_ahead_of_the_clock_is_invalid_in_a_continuous_run_and_moves_no_watermark():
-    line = decode(corpus(datetime.now(timezone.utc) + timedelta(days=2))[-1].line)
-    in_time = decode(CORPUS[-1].line)
-    out = parse_lines([line, in_time], LatenessTracker(5000, ahead_ms=86_400_000))
-    assert out.status == [["invalid"], ["ok"]]  # the second would be late had the first moved the watermark
-    assert out.reason[0] == ["event time is more than 86400000 ms ahead of the clock"]
-    bounded = parse_lines([line], LatenessTracker(None, ahead_ms=86_400_000))  # a replay: any time goes
-    assert bounded.status == [["ok"]]
 
 
 @pytest.fixture(scope="module")

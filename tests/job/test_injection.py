@@ -8,8 +8,8 @@ from urllib.parse import quote
 import pytest
 
 from modelmon import store
-from pipelines.store_sink import TABLES
-from tests.test_proxy import GRAFANA_RANGE, PREFIX
+from modelmon.pipelines.store_sink import TABLES
+from tests.support.proxy import GRAFANA_RANGE, PREFIX
 
 PAYLOADS = [
     "' OR '1'='1",

@@ -1,7 +1,8 @@
-"""The Kafka source as far as this machine can check it (no broker, no connector jar): the
-generated DDL uses the Kafka SQL connector's documented options, a missing jar stops the
-command with a message naming it, the tracker client writes events the job parses, and
-messages (one line per row) parse in the job's Arrow batches as they would in one batch."""
+"""The Kafka source as far as this machine can check it without a broker: the generated DDL
+uses the Kafka SQL connector's documented options, a missing jar stops the command with a
+message naming it, the tracker client writes events the job parses, and messages read by the
+topic's value format (``modelmon-events``, here under the filesystem connector, one message per
+line) parse in the job's Arrow batches as they would in one batch."""
 
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from modelmon.config import Config
-from modelmon.reference import JobReferences
+from modelmon.pipelines.operators import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
+from modelmon.pipelines.reader_jar import reader_jar
+from modelmon.pipelines.references import JobReferences
+from modelmon.pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
+from modelmon.pipelines.store_access import StoreAccess
 from modelmon.simulator import simulate
 from modelmon.tracker import Tracker
-from pipelines.monitoring_job import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
-from pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
-from tests.environment import child_environment
-from udfs.batches import BatchOutput, parse_batch
-from udfs.events import EndpointCache, LatenessTracker, parse_lines
-from udfs.features import FeatureSettings
-from udfs.histograms import FeatureSummary
+from modelmon.udfs.batches import BatchOutput, parse_batch
+from modelmon.udfs.contract import EndpointCache
+from modelmon.udfs.events import parse_lines
+from modelmon.udfs.features import FeatureSettings
+from modelmon.udfs.histograms import FeatureSummary
+from modelmon.udfs.lateness import LatenessTracker
+from tests.support.environment import child_environment
 
 # The Kafka SQL connector's table options (Flink's Kafka connector documentation, 'Connector
 # Options'), with the documented values of the enumerated ones; properties.* are passed through.
@@ -51,10 +56,10 @@ def test_the_kafka_ddl_uses_the_connectors_documented_options():
     source = ("kafka://k1:9092,k2:9092/predictions?group=monitoring&startup=earliest"
               "&properties.security.protocol=SASL_SSL&properties.sasl.mechanism=PLAIN")
     ddl = source_ddl(Config(source=source), bounded=False)
-    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (payload BYTES) WITH (")
+    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES) WITH (")
     assert ddl_options(ddl) == {
         "connector": "kafka", "topic": "predictions", "properties.bootstrap.servers": "k1:9092,k2:9092",
-        "properties.group.id": "monitoring", "scan.startup.mode": "earliest-offset", "format": "raw",
+        "properties.group.id": "monitoring", "scan.startup.mode": "earliest-offset", "format": "modelmon-events",
         "properties.security.protocol": "SASL_SSL", "properties.sasl.mechanism": "PLAIN",
     }
     for startup in ("earliest", "latest", "group-offsets"):
@@ -107,16 +112,17 @@ def test_tracked_predictions_are_events_the_job_parses(tmp_path):
                       metrics={"confidence": 0.9})
         tracker.track([[0.1, 0.2]], error="model failed", when=when)
         tracker.track([[7.0, 8.0]], outputs=[1], latency_us=2_500_000, when=when)
-    lines = [line for path in sorted(tmp_path.glob("*.jsonl")) for line in path.read_text().splitlines()]
+    lines = [line for path in sorted(tmp_path.glob("*.jsonl")) for line in path.read_bytes().splitlines()]
     assert len(lines) == 3 and len(list(tmp_path.glob("*.jsonl"))) == 2  # a full segment, then the rest at close
-    parsed = parse_lines(lines, LatenessTracker(None))
-    assert parsed.status == [["ok"], ["ok"], ["ok"]]
-    assert parsed.project == ["fraud"] * 3 and parsed.model == ["xgb"] * 3 and parsed.version == ["v3"] * 3
-    assert parsed.predictions == [[2], [0], [1]]
-    assert parsed.is_error == [[False], [True], [False]]
-    assert parsed.latency_us[0] == [1840] and parsed.latency_us[2] == [2_500_000]
-    assert parsed.time_ms[0] == [int(when.timestamp() * 1000)]
-    assert parsed.metric_name[0] == ["confidence"] and parsed.metric_value[0] == [0.9]
+    events = parse_lines(lines)
+    assert events.status.tolist() == ["ok"] * 3 and events.line.tolist() == [0, 1, 2]
+    endpoints = [events.endpoints[code] for code in events.endpoint]
+    assert [(e.project, e.model, e.version) for e in endpoints] == [("fraud", "xgb", "v3")] * 3
+    assert events.predictions.tolist() == [2, 0, 1] and events.is_error.tolist() == [False, True, False]
+    assert events.latency_us.tolist() == [1840, 0, 2_500_000]
+    assert events.time_ms.tolist() == [int(when.timestamp() * 1000)] * 3
+    assert (events.metric_event.tolist(), events.metric_name.tolist(), events.metric_value.tolist()) == \
+        ([0], ["confidence"], [0.9])
 
 
 def test_a_kafka_sink_without_the_client_names_the_extra(tmp_path, monkeypatch):
@@ -142,27 +148,29 @@ def _totals(outputs: list[BatchOutput]) -> dict:
 
 
 def test_messages_parse_in_arrow_batches_as_they_would_in_one_batch(tmp_path):
-    """Kafka's rows, one raw message each, reach the pandas parser in Arrow batches of
-    ``parse_batch_lines``; Flink's ``raw`` format over a file gives the same rows here."""
+    """Kafka's rows, one message and its events each, reach the pandas parser in Arrow batches
+    of ``parse_batch_lines``; the topic's value format over a file gives the same rows here."""
     simulate(tmp_path / "spool", 2_500, endpoints=3, features=3, seed=7,
              start=datetime.now(timezone.utc) - timedelta(minutes=30))
     lines = [line for path in sorted((tmp_path / "spool").glob("*.jsonl")) for line in path.read_bytes().splitlines()]
     lines[100:100] = [b"not json", b"", b'{"function_uri": "x/y", "model": "m", "when": "yesterday"}']
     (tmp_path / "messages.raw").write_bytes(b"\n".join(lines))
     config = Config(parse_batch_lines=1_000)
-    # As a worker process sees references (the snapshot alone: none here), and the sampled
-    # rows stay in the output (no direct inserts), so no store opens.
-    references = JobReferences(config.store, 60.0, {}, None, builder_pid=-1)
+    # As a worker process sees the store (the references' snapshot alone: none here), and the
+    # sampled rows stay in the output (no direct inserts), so no store opens.
+    references = JobReferences(StoreAccess(config.store, builder_pid=-1, functions_here=False), 60.0, {}, None)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(1)
+    env.add_jars(reader_jar().as_uri())
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("python.fn-execution.arrow.batch.size", str(config.parse_batch_lines))
     t_env.get_config().set("python.executable", sys.executable)
-    t_env.create_temporary_function("parse", udf(ParsePredictionMessages(config, None, references, 0),
+    t_env.create_temporary_function("parse", udf(ParsePredictionMessages(config, None, references),
                                                  result_type=PARSED_BATCH_TYPE, func_type="pandas"))
-    t_env.execute_sql(f"CREATE TEMPORARY TABLE messages (payload BYTES) WITH ('connector' = 'filesystem', "
-                      f"'path' = '{tmp_path / 'messages.raw'}', 'format' = 'raw')")
-    with t_env.execute_sql("SELECT p.batch FROM (SELECT parse(payload) AS p FROM messages)").collect() as rows:
+    t_env.execute_sql(f"CREATE TEMPORARY TABLE messages (payload BYTES, events BYTES) WITH ("
+                      f"'connector' = 'filesystem', 'path' = '{tmp_path / 'messages.raw'}', "
+                      f"'format' = 'modelmon-events')")
+    with t_env.execute_sql("SELECT p.batch FROM (SELECT parse(payload, events) AS p FROM messages)").collect() as rows:
         batches = [row[0] for row in rows]
     assert len(batches) == len(lines)  # one row out per message; the batch's output on its last row
     outputs = [pickle.loads(bytes(batch)) for batch in batches if batch is not None]

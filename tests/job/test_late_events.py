@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 from modelmon import store
 from modelmon.config import Config
-from modelmon.simulator import format_when, write_segment
-from pipelines.monitoring_job import run_monitoring_job
-from tests.test_lazy_client import opens_another_store
-from udfs.events import endpoint_id
+from modelmon.tracker import format_when, write_segment
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from tests.support.store_rows import opens_another_store
+from modelmon.udfs.contract import endpoint_id
 
 BASE = {"class": "C", "model": "late-model", "function_uri": "tests/serving:latest"}
 

@@ -1,7 +1,7 @@
 """The spool source's ``modelmon-line-blocks`` format, read by real Flink jobs: its blocks,
-split by :func:`udfs.batches.block_lines`, are exactly the lines Flink's own ``raw`` format
+split by :func:`modelmon.udfs.batches.block_lines`, are exactly the lines Flink's own ``raw`` format
 reads from the same file, blocks are cut where the options say, and a second column holds
-each block's event columns (tests/test_block_events.py checks what they hold) and, for a
+each block's event columns (tests/unit/test_reader_differential.py checks what they hold) and, for a
 local file, where the block is instead of the block."""
 
 from __future__ import annotations
@@ -15,10 +15,17 @@ import pytest
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from modelmon.pipelines.reader_jar import LINE_BLOCKS_FORMAT as FORMAT_IDENTIFIER, ReaderProcess, reader_jar
 from modelmon.simulator import simulate
-from pipelines.line_blocks import FORMAT_IDENTIFIER, BlockEventsProcess, line_block_jar
-from udfs.batches import block_lines
-from udfs.block_events import BlockLines, decode
+from modelmon.udfs.batches import block_lines
+from modelmon.udfs.contract import EndpointCache
+from modelmon.udfs.java_events import BlockLines, Descriptions, JavaEvents
+from modelmon.udfs.java_events import decode as decode_many
+
+
+def decode(blob: bytes) -> JavaEvents:
+    return decode_many([blob], Descriptions(EndpointCache()))
+
 
 AWKWARD_LINES = [
     b'{"a": 1}', b"", b'{"b": 2}\r', b"\r", b"\r\r", b"caf\xc3\xa9", b"\xff\xfe not UTF-8", b"x" * (3 * 2**20),
@@ -30,7 +37,7 @@ AWKWARD_LINES = [
 def t_env():
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(1)
-    env.add_jars(line_block_jar().as_uri())
+    env.add_jars(reader_jar().as_uri())
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("collect-sink.batch-size.max", "64mb")  # a 3 MB line comes back whole
     return t_env
@@ -101,16 +108,16 @@ def test_a_second_column_holds_each_blocks_event_columns_and_where_its_lines_are
     assert {c.file for c in columns} == {str(path)}
     assert [c.file_offset for c in columns] == list(np.cumsum([0] + [c.block_length for c in columns[:-1]]))
     assert [line for c in columns for line in BlockLines.of(None, c)] == read(t_env, path, {"format": "raw"})
-    java = BlockEventsProcess()
+    java = ReaderProcess()
     written = path.read_bytes()
     try:
         for c in columns:
             from_block = decode(java(written[c.file_offset:c.file_offset + c.block_length]))
-            assert from_block.file is None and len(from_block.line) == len(c.line)
-            np.testing.assert_array_equal(from_block.values, c.values)
+            assert from_block.file is None and len(from_block.events) == len(c.events)
+            np.testing.assert_array_equal(from_block.events.values, c.events.values)
     finally:
         java.close()
-    assert sum(len(c.line) for c in columns) >= 200
+    assert sum(len(c.events) for c in columns) >= 200
 
 
 def test_a_compressed_files_blocks_travel_beside_their_event_columns(t_env, tmp_path):

@@ -1,4 +1,4 @@
-"""The real job, bounded, on the real embedded ClickHouse: every number against tests/expected.py."""
+"""The real job, bounded, on the real embedded ClickHouse: every number against tests/support/expected.py."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import math
 import clickhouse_connect
 import pytest
 
-from tests.conftest import TRAFFIC_ENDPOINTS, run_bounded
-from tests.expected import METRIC_COLUMNS, WINDOWS, custom_metric_windows, hop_windows, read_spool, stored_windows
+from tests.support.traffic import TRAFFIC_ENDPOINTS, run_bounded
+from tests.support.expected import METRIC_COLUMNS, WINDOWS, custom_metric_windows, hop_windows, read_spool, stored_windows
 from modelmon import store
 from modelmon.config import Config
 from modelmon.simulator import simulate
-from pipelines.monitoring_job import create_table_environment
-from pipelines.store_sink import TABLES
+from modelmon.pipelines.monitoring_job import create_table_environment
+from modelmon.pipelines.store_sink import TABLES
 
 @pytest.mark.parametrize("window_size", WINDOWS)
 def test_every_window_matches_an_independent_computation(traffic_run, traffic_store, window_size):

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.grafana import parse_target
-
-PREFIX = "/api/grafana-proxy/model-endpoints"
-GRAFANA_RANGE = {"from": "2026-11-26T00:00:00.000Z", "to": "2026-11-26T23:59:59.000Z",
-                 "raw": {"from": "now-24h", "to": "now"}}
-
-
-def grafana_query(client, target: str):
-    return client.post(f"{PREFIX}/query", json={
-        "range": GRAFANA_RANGE, "rangeRaw": GRAFANA_RANGE["raw"], "interval": "1m", "maxDataPoints": 500,
-        "targets": [{"target": target, "refId": "A", "type": "table"}]})
-
+from modelmon.api.grafana import parse_target
+from tests.support.proxy import PREFIX, grafana_query
 
 def test_health(client):
     response = client.get(f"{PREFIX}/")

@@ -13,9 +13,9 @@ import pandas as pd
 from modelmon import store
 from modelmon.config import Config
 from modelmon.reference import register_reference
-from modelmon.simulator import format_when, write_segment
-from pipelines.monitoring_job import run_monitoring_job
-from tests.test_lazy_client import opens_another_store
+from modelmon.tracker import format_when, write_segment
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from tests.support.store_rows import opens_another_store
 
 BASE = {"class": "C", "model": "pickup", "function_uri": "tests/serving:latest"}
 

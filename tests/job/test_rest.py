@@ -7,12 +7,12 @@ from datetime import timedelta, timezone
 import numpy as np
 import pytest
 
-from api import create_app
-from tests.drift_traffic import FEATURES
-from tests.expected import read_feature_rows
-from tests.test_drift import scipy_measures
-from tests.test_drift_job import live_histogram, reference_histograms
-from udfs.events import endpoint_id
+from modelmon.api import create_app
+from tests.support.drift_traffic import FEATURES
+from tests.support.expected import read_feature_rows
+from tests.support.expected import scipy_measures
+from tests.support.expected import live_histogram, reference_histograms
+from modelmon.udfs.contract import endpoint_id
 
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
 

@@ -13,9 +13,9 @@ import pandas as pd
 from modelmon import store
 from modelmon.cli import main as cli_main
 from modelmon.config import Config
-from modelmon.simulator import format_when, write_segment
-from pipelines.monitoring_job import run_monitoring_job
-from udfs.events import endpoint_id
+from modelmon.tracker import format_when, write_segment
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from modelmon.udfs.contract import endpoint_id
 
 FEATURES = [f"x{j}" for j in range(5)]
 WINDOW_MS = 300_000

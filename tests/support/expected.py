@@ -12,8 +12,13 @@ from pathlib import Path
 
 import clickhouse_connect
 import numpy as np
+import pandas as pd
+from scipy.spatial import distance
+from scipy.special import rel_entr
 
-from pipelines.store_sink import TABLES
+from modelmon.pipelines.store_sink import TABLES
+from modelmon.udfs.drift import EPSILON
+from tests.support.drift_traffic import BINS, FEATURES
 
 
 def _epoch_ms(when: str) -> int:
@@ -197,3 +202,30 @@ def different_rows(expected: dict[str, list[tuple]], got: dict[str, list[tuple]]
         if pairs:
             differences[table] = pairs[:3]
     return differences
+
+
+def scipy_measures(live: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    p, q = live / live.sum(), reference / reference.sum()
+    q_eps, p_eps = np.where(q > 0, q, EPSILON), np.where(p > 0, p, EPSILON)
+    symmetric_kl = rel_entr(p, q_eps).sum() + rel_entr(q, p_eps).sum()
+    return {
+        "tvd": distance.cityblock(p, q) / 2,
+        "hellinger": distance.euclidean(np.sqrt(p), np.sqrt(q)) / math.sqrt(2),
+        "kld": symmetric_kl,
+        "jsd": distance.jensenshannon(p, q),
+        "psi": symmetric_kl,  # Σ(p−q)ln(p/q) is the same sum, term by term, under the ε rule
+    }
+
+
+def reference_histograms(frame: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(edges, counts with the two empty outer bins) per feature, straight from numpy."""
+    result = []
+    for name in FEATURES:
+        counts, edges = np.histogram(frame[name].to_numpy(), bins=BINS)
+        result.append((edges, np.concatenate([[0], counts, [0]])))
+    return result
+
+
+def live_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    inner, _ = np.histogram(values, bins=edges)
+    return np.concatenate([[(values < edges[0]).sum()], inner, [(values > edges[-1]).sum()]])

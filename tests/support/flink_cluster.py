@@ -18,7 +18,7 @@ from typing import Iterator
 import yaml
 from pyflink.find_flink_home import _find_flink_home
 
-from tests.environment import child_environment
+from tests.support.environment import child_environment
 
 FLINK_HOME = Path(_find_flink_home())
 

@@ -2,8 +2,8 @@
 hand: the status and reason of each of its events, and what it adds to its endpoint's counts
 and to the feature histograms (three reference features, f0..f2).
 
-The lines are bytes, as a model server might write them; the spool source decodes them as
-UTF-8, with U+FFFD in place of bytes that are not (``decode``).
+The lines are bytes, as a model server might write them; the parser decodes them as UTF-8,
+with U+FFFD in place of bytes that are not.
 """
 
 from __future__ import annotations
@@ -35,11 +35,6 @@ class Hostile:
     valid_values: tuple[int, ...] = (0,) * FEATURES  # feature values binned, per feature
     invalid_values: tuple[int, ...] = (0,) * FEATURES  # counted as invalid, per feature
     other_endpoint: dict = field(default_factory=dict)
-
-
-def decode(line: bytes) -> str:
-    """A line as the job's source reads it."""
-    return line.decode("utf-8", errors="replace")
 
 
 def corpus(when: datetime) -> list[Hostile]:

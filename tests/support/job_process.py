@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.environment import child_environment
+from tests.support.environment import child_environment
 
 
 class JobProcess:

@@ -16,11 +16,11 @@ from dataclasses import replace
 import clickhouse_connect
 
 from modelmon.simulator import simulate
-from pipelines import monitoring_job
-from pipelines.store_sink import TABLES
-from tests.drift_traffic import write_drift_input
-from tests.expected import different_rows, read_spool, stored_rows
-from tests.flink_cluster import FLINK_HOME, standalone_cluster
+from modelmon.pipelines import monitoring_job
+from modelmon.pipelines.store_sink import TABLES
+from tests.support.drift_traffic import write_drift_input
+from tests.support.expected import different_rows, read_spool, stored_rows
+from tests.support.flink_cluster import FLINK_HOME, standalone_cluster
 
 
 def python_workers() -> set[int]:

@@ -14,10 +14,11 @@ from pathlib import Path
 import clickhouse_connect
 
 from modelmon.config import Config
-from modelmon.simulator import format_when, simulate, write_segment
-from pipelines.monitoring_job import run_monitoring_job
-from tests.job_process import JobProcess
-from tests.expected import WINDOWS, hop_windows, different_rows, read_spool, stored_rows, stored_windows
+from modelmon.simulator import simulate
+from modelmon.tracker import format_when, write_segment
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from tests.support.job_process import JobProcess
+from tests.support.expected import WINDOWS, hop_windows, different_rows, read_spool, stored_rows, stored_windows
 
 SEGMENTS = 12
 SEGMENT_LINES = 500

@@ -10,8 +10,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from api import create_app
-from udfs.events import endpoint_id
+from modelmon.api import create_app
+from modelmon.udfs.contract import endpoint_id
 
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
 

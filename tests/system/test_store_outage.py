@@ -12,10 +12,10 @@ import sys
 
 from modelmon.config import Config
 from modelmon.simulator import simulate
-from pipelines.monitoring_job import run_monitoring_job
-from tests.environment import child_environment
-from tests.expected import different_rows, stored_rows
-from tests.job_process import JobProcess
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from tests.support.environment import child_environment
+from tests.support.expected import different_rows, stored_rows
+from tests.support.job_process import JobProcess
 
 # Opens the store and keeps it (its engine locks the directory) for argv[2] seconds.
 HOLD_STORE = """

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from api import queries
-from api.answers import AnswerCache
+from modelmon.api import queries
+from modelmon.api.answers import AnswerCache
 from modelmon import store
-from tests.test_migrations import ACTIVITY_ROW
+from tests.support.store_rows import ACTIVITY_ROW
 
 
 def add_project(client, project: str) -> None:

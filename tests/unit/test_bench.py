@@ -3,7 +3,7 @@ and a case run in rounds reports medians of the rounds."""
 
 from __future__ import annotations
 
-from modelmon.bench import Case, _spool, _summary, input_totals, parse_stage
+from benchmarks.job_bench import Case, _spool, _summary, input_totals, parse_stage
 
 
 def test_the_parse_stage_parses_every_event_of_the_spools_first_lines(tmp_path):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.sources import KAFKA_CONNECTOR_URL, KAFKA_CONNECTOR_VERSION
+from modelmon.pipelines.sources import KAFKA_CONNECTOR_URL, KAFKA_CONNECTOR_VERSION
 
-DOCKER = Path(__file__).resolve().parent.parent / "docker"
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
 SERVICES = {"kafka", "clickhouse", "jobmanager", "taskmanager", "submit-job", "proxy", "simulator", "grafana"}
 
 

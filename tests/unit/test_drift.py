@@ -6,25 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy.spatial import distance
-from scipy.special import rel_entr
 
-from udfs.drift import (DRIFT_DETECTED, EPSILON, MEASURES, NO_DATA, NO_DRIFT, POSSIBLE_DRIFT, endpoint_drift,
+from modelmon.udfs.drift import (DRIFT_DETECTED, MEASURES, NO_DATA, NO_DRIFT, POSSIBLE_DRIFT, endpoint_drift,
                         feature_drift, features_drift)
-from udfs.histograms import FeatureReference, Reference, summarize
-
-
-def scipy_measures(live: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    p, q = live / live.sum(), reference / reference.sum()
-    q_eps, p_eps = np.where(q > 0, q, EPSILON), np.where(p > 0, p, EPSILON)
-    symmetric_kl = rel_entr(p, q_eps).sum() + rel_entr(q, p_eps).sum()
-    return {
-        "tvd": distance.cityblock(p, q) / 2,
-        "hellinger": distance.euclidean(np.sqrt(p), np.sqrt(q)) / math.sqrt(2),
-        "kld": symmetric_kl,
-        "jsd": distance.jensenshannon(p, q),
-        "psi": symmetric_kl,  # Σ(p−q)ln(p/q) is the same sum, term by term, under the ε rule
-    }
+from modelmon.udfs.histograms import FeatureReference, Reference, summarize
+from tests.support.expected import scipy_measures
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from udfs.events import (EventError, LatenessTracker, endpoint_id, parse_endpoint, parse_lines, parse_prediction,
-                         parse_when)
+from modelmon.udfs.contract import EventError, endpoint_id, parse_endpoint
+from modelmon.udfs.events import parse_prediction, parse_when
+from modelmon.udfs.lateness import LatenessTracker
+from tests.support.reader_lines import parsed
 
 BASE = {"class": "sklearn.RF", "worker": "0", "model": "RF", "version": "", "host": "h",
         "function_uri": "demo/serving:latest"}
@@ -23,7 +25,7 @@ def success(**changes):
 
 
 def parse_one(obj) -> tuple:
-    out = parse_lines([obj if isinstance(obj, str) else json.dumps(obj)], LatenessTracker(None))
+    out = parsed([obj if isinstance(obj, str) else json.dumps(obj)])
     return (out.endpoint_id[0], out.status[0], out.reason[0], out.time_ms[0], out.predictions[0],
             out.latency_us[0], out.is_error[0])
 
@@ -113,7 +115,7 @@ def test_bad_events_are_invalid_but_keep_their_endpoint(changes, reason):
 
 def test_hostile_lines_never_raise():
     lines = ["[" * 100_000, "\x00", "{}", '{"a": ' * 5000, "", "{" + "x" * 1000]
-    out = parse_lines(lines, LatenessTracker(1000))
+    out = parsed(lines, LatenessTracker(1000))
     assert [s for s in out.status] == [["invalid"]] * len(lines)
     assert all(r[0].startswith("bad JSON") or r[0].startswith("missing") for r in out.reason)
 
@@ -132,13 +134,13 @@ def test_endpoint_cache_gives_each_line_its_own_labels_and_validation():
     label values equal in Python (1, True, 1.0) keep their own text, and a bad line stays bad."""
     lines = [success(labels={"a": "x"}), success(labels={"a": "x"}), success(labels={"a": 1}),
              success(labels={"a": True}), success(labels={"a": 1.0}), success(model=7), success(labels={"a": "x"})]
-    out = parse_lines([json.dumps(line) for line in lines], LatenessTracker(None))
+    out = parsed([json.dumps(line) for line in lines])
     assert out.labels == ['{"a": "x"}', '{"a": "x"}', '{"a": "1"}', '{"a": "True"}', '{"a": "1.0"}', None,
                           '{"a": "x"}']
     assert out.status[5] == ["invalid"] and out.reason[5] == ["'model' must be a string, got int"]
 
 
-def test_json_the_fast_parser_refuses_is_read_as_the_standard_library_reads_it():
+def test_json_orjson_refuses_is_read_as_the_standard_library_reads_it():
     """orjson refuses NaN, which the standard library reads; a latency past a BIGINT (which
     orjson reads as a float) is invalid rather than an overflow in the job."""
     nan_latency = json.dumps(success()).replace("2500000", "NaN")

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from udfs.drift import MEASURE_NAMES, NO_REFERENCE, endpoint_drift, features_drift
-from udfs.feature_windows import drift_rows
-from udfs.histograms import FeatureReference, Reference, summarize
+from modelmon.udfs.drift import MEASURE_NAMES, NO_REFERENCE, endpoint_drift, features_drift
+from modelmon.udfs.feature_windows import drift_rows
+from modelmon.udfs.histograms import FeatureReference, Reference, summarize
 
 WINDOW_MS = 300_000
 RANGE_MS = 3_600_000

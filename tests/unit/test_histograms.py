@@ -1,17 +1,17 @@
-"""Feature summaries and histograms against numpy, the partial-flush rule, and reference profiles."""
+"""Feature summaries and histograms against numpy, what a batch summarizes, and reference profiles."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from modelmon.reference import profile_training_set
-from udfs.events import LatenessTracker, parse_lines
-from udfs.features import FeatureSettings
-from udfs.histograms import FeatureReference, FeatureSummary, Reference, bin_edges, feature_matrix, summarize
+from modelmon.udfs.batches import BatchOutput, parse_batch
+from modelmon.udfs.contract import EndpointCache
+from modelmon.udfs.features import FeatureSettings
+from modelmon.udfs.histograms import FeatureReference, FeatureSummary, Reference, bin_edges, summarize
+from modelmon.udfs.lateness import LatenessTracker
 
 
 def numpy_histogram(values: np.ndarray, edges: np.ndarray) -> list[int]:
@@ -61,17 +61,25 @@ def test_merged_partials_equal_the_summary_of_all_rows_and_survive_encoding():
     assert merged.minimum.tolist() == whole.minimum.tolist()
 
 
+def exact_batch(lines: list[str], lateness_ms: int | None = None, sample_every: int = 0,
+                reference: Reference | None = None) -> BatchOutput:
+    """The lines as one batch, read by the exact parser."""
+    return parse_batch([text.encode() for text in lines], LatenessTracker(lateness_ms),
+                       FeatureSettings(300_000, lambda endpoint_id: reference, sample_every), EndpointCache(),
+                       60_000, 65536)
+
+
 def test_feature_values_that_are_not_numbers_are_invalid():
-    rows = [[1, 2.5, 3], [True, "4", None], [1e400, float("nan"), 7], [1, 2], "not a row", [1, 2, 3, 99]]
-    matrix = feature_matrix(rows, 3)
-    expected = [[1, 2.5, 3], [np.nan] * 3, [np.inf, np.nan, 7], [1, 2, np.nan], [np.nan] * 3, [1, 2, 3]]
-    np.testing.assert_array_equal(matrix, np.array(expected, dtype=float))
-    # booleans inside otherwise numeric rows: the parser cleans rows of lines that hold them
-    line = '{"model": "m", "function_uri": "p/f", "when": "2026-01-01T00:00:00Z", "microsec": 5, ' \
-           '"request": {"inputs": [[true, 2.0], [3.0, 4.0]]}, "resp": {"outputs": [1, 2]}}'
-    out = parse_lines([line], LatenessTracker(None), FeatureSettings(300_000, {}.get, 0))
-    summary = FeatureSummary.from_bytes(out.partial_data[0][0])
-    assert summary.count.tolist() == [1, 2] and summary.invalid.tolist() == [1, 0]
+    rows = '[[1, 2.5, 3], [true, "4", null], [1e400, NaN, 7], [1, 2], "not a row", [1, 2, 3, 99]]'
+    line = ('{"model": "m", "function_uri": "p/f", "when": "2026-01-01T00:00:00Z", "microsec": 5, '
+            '"request": {"inputs": %s}, "resp": {"outputs": [1, 2, 3, 4, 5, 6]}}' % rows)
+    reference = Reference(1, tuple(FeatureReference(f"f{j}", np.array([0.0, 10.0]), np.array([1])) for j in range(3)),
+                          0.5, 0.7)
+    (_, _, _, data), = exact_batch([line], reference=reference).partials
+    summary = FeatureSummary.from_bytes(data)
+    # per feature, the finite numbers: f0 1, 1, 1 (not true, not 1e400 = inf), f1 2.5, 2, 2, f2 3, 7, 3
+    assert summary.count.tolist() == [3, 3, 3] and summary.invalid.tolist() == [3, 3, 3]
+    assert summary.minimum.tolist() == [1, 2, 3] and summary.maximum.tolist() == [1, 2.5, 7]
 
 
 def _event(when_ms: int, model: str = "m") -> str:
@@ -80,24 +88,20 @@ def _event(when_ms: int, model: str = "m") -> str:
             '"request": {"inputs": [[1.0]]}, "resp": {"outputs": [1]}}' % (model, when))
 
 
-def test_a_partial_is_flushed_before_the_event_that_lets_the_watermark_close_its_window():
-    # lateness 1 s, windows of 300 s: the event at 301.0 s moves the bound to 300.0 s, which
-    # closes window [0, 300 s) (last millisecond 299.999 s): its partial must come first.
-    lines = [_event(299_500), _event(300_500), _event(301_000), _event(299_900)]
-    out = parse_lines(lines, LatenessTracker(1000), FeatureSettings(300_000, {}.get, 0))
-    assert out.status == [["ok"], ["ok"], ["ok"], ["late"]]
-    assert out.partial_window_start == [[], [], [0], [300_000]]
-    assert out.partial_time_ms == [[], [], [299_500], [301_000]]
+def test_a_late_event_adds_nothing_to_its_windows_summary():
+    # lateness 1 s: after 301.0 s, an event at 299.9 s is late; its window [0, 300 s) keeps 299.5 s only.
+    output = exact_batch([_event(299_500), _event(300_500), _event(301_000), _event(299_900)], lateness_ms=1000)
+    assert [row["kind"] for row in output.dead_letters] == ["late"]
+    counts = {start: FeatureSummary.from_bytes(data).count.tolist() for _, _, start, data in output.partials}
+    assert counts == {0: [1], 300_000: [2]}
 
 
 def test_every_line_is_sampled_the_same_way_on_a_replay():
     lines = [_event(1000 + i) for i in range(200)]
-    settings = FeatureSettings(300_000, {}.get, 10)
-    first = parse_lines(lines, LatenessTracker(None), settings).samples[-1]
-    again = parse_lines(list(reversed(lines)), LatenessTracker(None), settings).samples[-1]
-    keys = sorted(r["row_key"] for r in json.loads(first))
-    assert keys == sorted(r["row_key"] for r in json.loads(again))
-    assert 5 <= len(keys) <= 40  # about 1 in 10 of 200 distinct lines
+    first = exact_batch(lines, sample_every=10).samples.column("row_key").to_pylist()
+    again = exact_batch(list(reversed(lines)), sample_every=10).samples.column("row_key").to_pylist()
+    assert sorted(first) == sorted(again)
+    assert 5 <= len(first) <= 40  # about 1 in 10 of 200 distinct lines
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -4,6 +4,7 @@ in the building process instead of pickling it into every function that holds it
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 
 import numpy as np
@@ -12,8 +13,10 @@ import pytest
 
 from modelmon import store
 from modelmon.config import Config
-from modelmon.reference import JobReferences, ReferenceCache, register_reference
-from pipelines.monitoring_job import prepare_store
+from modelmon.pipelines.monitoring_job import prepare_store
+from modelmon.pipelines.references import JobReferences, ReferenceCache
+from modelmon.pipelines.store_access import StoreAccess
+from modelmon.reference import register_reference
 
 
 def _open_elsewhere(references: JobReferences) -> str:
@@ -35,7 +38,8 @@ def references(tmp_path) -> JobReferences:
             register_reference(client, "tests", "serving:latest", model, training, bins=5)
     finally:
         client.close()
-    return prepare_store(Config(store=dsn))
+    snapshot, seen = prepare_store(Config(store=dsn))
+    return JobReferences(StoreAccess(dsn, os.getpid(), functions_here=True), 60.0, snapshot, seen)
 
 
 def test_a_kept_snapshot_stays_out_of_the_pickle_and_is_used_as_read(references):
@@ -63,7 +67,7 @@ def test_a_kept_snapshot_cannot_be_opened_by_another_process(references):
     try:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             message = pool.apply(_open_elsewhere, (kept,))
-        assert message.startswith(f"the job's references were kept in process {kept.builder_pid}, which built it")
+        assert message.startswith(f"the job's references were kept in process {kept.access.builder_pid}, which built it")
     finally:
         kept.release()
 
@@ -72,7 +76,7 @@ def test_a_registration_after_the_snapshot_is_picked_up(references, tmp_path):
     cache = references.open()
     try:
         assert cache.current() is references.snapshot
-        client = store.open_store(references.dsn)
+        client = store.open_store(references.access.dsn)
         try:
             register_reference(client, "tests", "serving:latest", "m3", tmp_path / "train.parquet", bins=5)
         finally:

@@ -10,14 +10,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import InterfaceError
 
 from modelmon import store
-
-
-def opens_another_store(path) -> bool:
-    try:
-        store.connect(f"chdb://{path}").close()
-        return True
-    except store.UNAVAILABLE:
-        return False
+from tests.support.store_rows import opens_another_store
 
 
 def test_connections_left_open_are_closed_and_another_store_opens(tmp_path):

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from tests.environment import child_environment
+from tests.support.environment import child_environment
 
 # 16 threads allocate at once (each first malloc of a thread takes an arena), then glibc's
 # malloc_info lists the arenas, one <heap> each.
 ARENAS_IN_A_CHILD = """
 import ctypes, sys, tempfile, threading
-from pipelines.local_runtime import limit_malloc_arenas
+from modelmon.pipelines.local_runtime import limit_malloc_arenas
 if sys.argv[1] == "limited":
     limit_malloc_arenas()
 together = threading.Barrier(16)

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from udfs.batches import Slice
-from udfs.events import Endpoint
-from udfs.metric_windows import PERCENTILES, window_ends, windows_ending
+from modelmon.udfs.slices import Slice
+from modelmon.udfs.contract import Endpoint
+from modelmon.udfs.metric_windows import PERCENTILES, window_ends, windows_ending
 
 SLICE_MS = 60_000
 WINDOWS = {"5m": 300_000, "1h": 3_600_000}

@@ -3,25 +3,12 @@ they lose no data."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import clickhouse_connect
 import pytest
 
 from modelmon import store
-from pipelines.store_sink import TABLES
-
-WINDOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
-METRICS_ROW = {"project": "p", "endpoint_id": "e1", "window_size": "5m", "window_start": WINDOW,
-               "window_end": WINDOW.replace(minute=5), "requests_count": 7, "predictions_count": 9,
-               "predictions_per_second": 0.03, "error_count": 1, "latency_avg": 10.0, "latency_p50": 9.0,
-               "latency_p95": 12.0, "latency_p99": 13.0, "latency_max": 14.0}
-ACTIVITY_ROW = {"project": "p", "endpoint_id": "e1", "window_start": WINDOW, "first_request": WINDOW,
-                "last_request": WINDOW.replace(minute=1), "requests_count": 7, "predictions_count": 9, "error_count": 1,
-                "function_uri": "p/f:t", "model": "m", "version": "v1", "model_class": "C", "labels": {"team": "a"}}
-DEAD_LETTER = {"kind": "invalid", "project": "p", "endpoint_id": "e1", "event_key": "k:0", "event_time": WINDOW,
-               "reason": "bad", "raw": "{"}
-
+from modelmon.pipelines.store_sink import TABLES
+from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, METRICS_ROW
 
 @pytest.fixture
 def client(tmp_path):

@@ -1,53 +1,21 @@
-"""Property-based fuzzing of the event parser (hypothesis): whatever a line holds, the parts of
-the parser raise only :class:`EventError`, and ``parse_lines`` raises nothing and accounts for
+"""Property-based fuzzing of the exact parser (hypothesis): whatever a line holds, the parts of
+the parser raise only :class:`EventError`, and reading a batch raises nothing and accounts for
 every line, with features summarized against a reference."""
 
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from udfs.events import (STATUS_INVALID, STATUS_OK, EventError, LatenessTracker, expand_batch, parse_endpoint,
-                         parse_lines, parse_prediction)
-from udfs.features import FeatureSettings
-from udfs.histograms import FeatureReference, Reference
-
-FIELDS = ["class", "model", "version", "function_uri", "project", "endpoint_id", "labels", "request", "resp",
-          "when", "microsec", "error", "metrics", "headers", "values", "op"]
-VALID = {"class": "C", "model": "m", "version": "v", "function_uri": "p/f:t", "op": "infer",
-         "request": {"id": "1", "inputs": [[1.0, 2.0, 3.0]]}, "resp": {"outputs": [0]},
-         "when": "2026-11-26 10:00:00+00:00", "microsec": 12}
-REFERENCE = Reference(1, tuple(FeatureReference(f"f{j}", np.linspace(0, 10, 6), np.ones(5, dtype=np.int64))
-                               for j in range(3)), 0.5, 0.7)
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
-    max_leaves=25)
-# A valid event with some fields replaced by anything JSON can hold, or removed.
-mutated_events = st.builds(
-    lambda changes, removed: {k: v for k, v in dict(VALID, **changes).items() if k not in removed},
-    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=4),
-    st.sets(st.sampled_from(FIELDS), max_size=3))
-# Batched lines whose headers and rows are anything.
-mutated_batches = st.builds(
-    lambda headers, values: dict(VALID, headers=headers, values=values),
-    st.one_of(st.lists(st.sampled_from(["when", "request", "resp", "microsec", "error", "metrics"]), max_size=6),
-              json_values),
-    st.one_of(st.lists(st.lists(json_values, max_size=6), max_size=4), json_values))
-lines = st.one_of(
-    st.text(max_size=200),
-    st.binary(max_size=200).map(lambda raw: raw.decode("utf-8", errors="replace")),
-    json_values.map(lambda value: json.dumps(value)),
-    mutated_events.map(lambda event: json.dumps(event)),
-    mutated_batches.map(lambda event: json.dumps(event)),
-    mutated_events.map(lambda event: json.dumps(event)[:max(1, len(json.dumps(event)) // 2)]),
-)
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from modelmon.udfs.batches import parse_batch
+from modelmon.udfs.contract import STATUS_INVALID, STATUS_OK, EndpointCache, EventError, parse_endpoint
+from modelmon.udfs.events import expand_batch, parse_prediction
+from modelmon.udfs.features import FeatureSettings
+from modelmon.udfs.lateness import LatenessTracker
+from tests.support.reader_lines import parsed
+from tests.support.fuzz import FUZZ, REFERENCE, lines, mutated_batches, mutated_events
 
 
 @FUZZ
@@ -77,8 +45,7 @@ def test_expand_batch_raises_only_event_error(line):
 @FUZZ
 @given(st.lists(lines, min_size=1, max_size=8), st.sampled_from([None, 0, 60_000]))
 def test_parse_lines_never_raises_and_accounts_for_every_line(batch, lateness_ms):
-    features = FeatureSettings(300_000, lambda endpoint_id: REFERENCE, sample_every=2)
-    out = parse_lines(batch, LatenessTracker(lateness_ms), features)
+    out = parsed(batch, LatenessTracker(lateness_ms))
     assert len(out.status) == len(batch)
     for statuses, reasons, predictions, latencies in zip(out.status, out.reason, out.predictions, out.latency_us):
         assert statuses  # every line yields at least one event
@@ -87,5 +54,8 @@ def test_parse_lines_never_raises_and_accounts_for_every_line(batch, lateness_ms
             if status == STATUS_INVALID:
                 assert count == 0 and latency == 0 and reason
             assert count >= 0 and 0 <= latency < 2**63
-    for values in out.metric_value:
-        assert all(math.isfinite(v) for v in values)
+    features = FeatureSettings(300_000, lambda endpoint_id: REFERENCE, sample_every=2)
+    output = parse_batch([text.encode() for text in batch], LatenessTracker(lateness_ms), features, EndpointCache(),
+                         60_000, 65536)
+    assert all(math.isfinite(value) for s in output.slices for _, total, low, high in s.metrics.values()
+               for value in (total, low, high))

@@ -14,9 +14,9 @@ import pytest
 
 from modelmon import store
 from modelmon.simulator import simulate
-from pipelines.store_sink import SampleInserts, StoreSink
-from tests.job_process import JobProcess
-from udfs.batches import sample_table
+from modelmon.pipelines.store_sink import SampleInserts, StoreSink
+from tests.support.job_process import JobProcess
+from modelmon.udfs.features import sample_table
 
 HOUR_AGO_MS = int(time.time() * 1000) - 3_600_000  # inside the tables' retention
 
@@ -42,11 +42,11 @@ def dsn(tmp_path):
 
 def inserts_logged(caplog) -> list[str]:
     return [record.getMessage().split(" in ")[0] for record in caplog.records
-            if record.name == "pipelines.store_sink" and ": wrote " in record.getMessage()]
+            if record.name == "modelmon.pipelines.store_sink" and ": wrote " in record.getMessage()]
 
 
 def test_a_write_of_many_payloads_is_one_insert_per_table(dsn, caplog):
-    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    caplog.set_level(logging.INFO, logger="modelmon.pipelines.store_sink")
     sink = StoreSink(dsn)
     try:
         for i in range(3):
@@ -63,7 +63,7 @@ def test_a_write_of_many_payloads_is_one_insert_per_table(dsn, caplog):
 
 
 def test_a_write_past_the_row_bound_is_split_at_it(dsn, caplog):
-    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    caplog.set_level(logging.INFO, logger="modelmon.pipelines.store_sink")
     sink = StoreSink(dsn, max_insert_rows=2000)
     try:
         for i in range(3):
@@ -98,7 +98,7 @@ def test_the_writer_inserts_once_batch_rows_rows_wait(tmp_path):
 
 
 def test_a_batch_with_enough_sampled_rows_inserts_them_and_fewer_are_left_to_the_writer(dsn, caplog):
-    caplog.set_level(logging.INFO, logger="pipelines.store_sink")
+    caplog.set_level(logging.INFO, logger="modelmon.pipelines.store_sink")
     inserts = SampleInserts(dsn, min_rows=1000, retry_max_seconds=30)
     try:
         assert inserts.stored(sampled_rows(0, 1000))

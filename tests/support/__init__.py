@@ -1,0 +1,1 @@
+"""What the tests share: independent expected values, traffic and corpora, processes they start."""
