@@ -7,7 +7,7 @@ LINES ?=
 FULL ?=
 ROUNDS ?=
 
-.PHONY: demo test bench bench-proxy java chromium clean
+.PHONY: demo test test-unit bench bench-proxy java chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# PyFlink 2.x needs Java 11 or newer, and the spool source's format (pipelines/java) is
-# compiled on first use: install Debian's JDK 17 when java or javac is missing or too old.
+# PyFlink 2.x needs Java 11 or newer, and the Java reader (pipelines/java) is compiled on
+# first use: install Debian's JDK 17 when java or javac is missing or too old.
 java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	if [ -z "$$v" ] || [ "$$v" -lt 11 ] || ! command -v javac >/dev/null; then \
@@ -38,8 +38,13 @@ chromium:
 demo: $(STAMP) java
 	$(VENV)/bin/modelmon demo $(if $(DURATION),--duration $(DURATION))
 
+# The whole suite, its layers in order: unit, job, system (tests/conftest.py).
 test: $(STAMP) java chromium
 	$(PYTHON) -m pytest -q
+
+# The fast layer alone: no Flink job, no browser.
+test-unit: $(STAMP) java
+	$(PYTHON) -m pytest -q -m unit
 
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java

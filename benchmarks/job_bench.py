@@ -41,6 +41,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks import report
 from modelmon import store
 from modelmon.config import DEFAULT_HOME, load_config
 from modelmon.reference import load_references, register_reference
@@ -380,6 +381,8 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"figures written to {output}")
+    if output.resolve() == report.RESULTS.resolve():
+        report.main()
     rows = [main, parallel] + result["scaling"]
     return 0 if all(row["totals"] == "ok" for row in rows) else 1
 
@@ -392,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"runs of the main case's job and ceiling, in turns (default {MAIN_ROUNDS}): medians shown")
     parser.add_argument("--scaling-lines", type=int, default=20_000, help="input lines per scaling row")
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
-    parser.add_argument("--output", default=str(DEFAULT_HOME / "bench" / "results.json"))
+    parser.add_argument("--output", default=str(report.RESULTS),
+                        help="the figures (default benchmarks/results.json, which docs/benchmark.md is made from)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")

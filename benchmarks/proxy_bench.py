@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import report
 from modelmon import store
 
 PROXY = "/api/grafana-proxy/model-endpoints"
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     overview_p99 = max(row["p99_ms"] for row in result["queries"] if row["overview"])
     print(f"overview p99 {overview_p99} ms (target < {P99_TARGET_MS} ms): "
           f"{'met' if overview_p99 < P99_TARGET_MS else 'NOT met'}")
-    (args.workdir / "results.json").write_text(json.dumps(result, indent=2))
+    report.PROXY_RESULTS.write_text(json.dumps(result, indent=2))
+    report.main()
     return 0 if not any(row["errors"] for row in result["queries"]) else 1
 
 

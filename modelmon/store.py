@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 import weakref
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlparse
@@ -19,6 +18,8 @@ import clickhouse_connect
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, InterfaceError
+
+from modelmon.sql import ddl_files
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,6 @@ def is_embedded(dsn: str) -> bool:
     return urlparse(dsn).scheme == "chdb"
 
 
-def migrations() -> list[tuple[str, str]]:
-    """The versioned DDL files of ``sql/`` as (version, text), in order."""
-    files = sorted(f for f in resources.files("modelmon.sql").iterdir() if f.name.endswith(".sql"))
-    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
-
-
 def migrate(client: Client, retention_days: int) -> list[str]:
     """Apply the DDL files not yet recorded; returns the versions applied now.
 
@@ -74,7 +69,7 @@ def migrate(client: Client, retention_days: int) -> list[str]:
     client.command(_MIGRATIONS_TABLE)
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations FINAL").result_rows}
     applied = []
-    for version, text in migrations():
+    for version, text in ddl_files():
         if version in done:
             continue
         client.command(text.replace("{retention_days}", str(int(retention_days))))

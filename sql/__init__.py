@@ -1,0 +1,67 @@
+"""The store's schema: versioned DDL, one file per table or view, applied in order by
+:func:`modelmon.store.migrate`. ``python -m modelmon.sql`` prints the schema's documentation
+(docs/schema.md) from these files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    """A table or view as its newest DDL file declares it."""
+
+    name: str
+    kind: str  # "table" | "view"
+    version: str  # the file that declares it last
+    description: str  # the file's leading comment
+    columns: list[tuple[str, str]]  # (name, type); a view's types are blank
+    engine: str  # a table's; blank for a view
+    order_by: str  # a table's key
+
+
+def ddl_files() -> list[tuple[str, str]]:
+    """(version, text) of every DDL file, in order."""
+    files = sorted(f for f in resources.files(__name__).iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+def schema_objects() -> list[SchemaObject]:
+    """Every table and view, each as its newest file declares it, in the order first declared."""
+    objects: dict[str, SchemaObject] = {}
+    for version, text in ddl_files():
+        description = " ".join(line.removeprefix("--").strip() for line in text.splitlines() if line.startswith("--"))
+        table = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\n\)", text, re.S)
+        if table:
+            columns = [tuple(line.strip().rstrip(",").split(None, 1)) for line in table.group(2).splitlines()
+                       if line.strip() and not line.strip().startswith("--")]
+            columns = [(name, re.sub(r"\s+(CODEC|DEFAULT)\b.*", "", kind)) for name, kind in columns]
+            order_by = re.search(r"ORDER BY \(?([^)\n]*)\)?", text).group(1)
+            engine = re.search(r"ENGINE = (\w+)", text).group(1)
+            objects[table.group(1)] = SchemaObject(table.group(1), "table", version, description, columns, engine,
+                                                   order_by)
+            continue
+        view = re.search(r"CREATE OR REPLACE VIEW (\w+) AS\s*SELECT(.*?)\nFROM", text, re.S)
+        if view:
+            columns = [(alias, "") for alias in re.findall(r"\bAS (\w+)\s*(?:,|$)", view.group(2), re.M)]
+            objects[view.group(1)] = SchemaObject(view.group(1), "view", version, description, columns, "", "")
+    return list(objects.values())
+
+
+def schema_markdown() -> str:
+    """docs/schema.md: each table and view with its description, key and columns."""
+    out = ["# Schema", "", "Generated from `sql/` by `python -m modelmon.sql > docs/schema.md` (a test keeps it so).",
+           "The job's tables are `ReplacingMergeTree`s keyed by their `ORDER BY`: a replayed input rewrites the",
+           "same keys, so read them with `FINAL` (the `endpoints` view does). Times are `DateTime64(3, 'UTC')`,",
+           "latencies microseconds; `{retention_days}` is the TTL (configuration: `retention_days`).", ""]
+    for obj in schema_objects():
+        out += [f"## `{obj.name}` ({obj.kind}, `sql/{obj.version}.sql`)", "", obj.description, ""]
+        if obj.order_by:
+            out += [f"Engine `{obj.engine}`, key `{obj.order_by}`", ""]
+        if obj.kind == "table":
+            out += ["| column | type |", "|---|---|", *(f"| `{name}` | `{kind}` |" for name, kind in obj.columns), ""]
+        else:
+            out += ["Columns: " + ", ".join(f"`{name}`" for name, _ in obj.columns), ""]
+    return "\n".join(out)

@@ -8,6 +8,7 @@ import pytest
 
 from modelmon import store
 from modelmon.pipelines.store_sink import TABLES
+from modelmon.sql import ddl_files
 from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, METRICS_ROW
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def contents(client) -> dict[str, list[tuple]]:
 
 def test_migrating_twice_applies_nothing_the_second_time_and_keeps_the_rows(client):
     applied = store.migrate(client, retention_days=90)
-    assert applied == [version for version, _ in store.migrations()]
+    assert applied == [version for version, _ in ddl_files()]
     insert(client, "endpoint_metrics", METRICS_ROW)
     insert(client, "invalid_events", DEAD_LETTER)
     before = contents(client)
@@ -41,9 +42,9 @@ def test_migrating_twice_applies_nothing_the_second_time_and_keeps_the_rows(clie
 
 
 def test_migrating_a_store_an_older_version_made_adds_the_rest_and_keeps_its_rows(client, monkeypatch):
-    everything = store.migrations()
+    everything = ddl_files()
     older = [(version, text) for version, text in everything if version < "010"]
-    monkeypatch.setattr(store, "migrations", lambda: older)  # the older version's sql/ directory
+    monkeypatch.setattr(store, "ddl_files", lambda: older)  # the older version's sql/ directory
     assert store.migrate(client, retention_days=90) == [version for version, _ in older]
     for table, row in (("endpoint_metrics", METRICS_ROW), ("endpoint_activity", ACTIVITY_ROW),
                        ("invalid_events", DEAD_LETTER)):

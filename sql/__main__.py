@@ -1,0 +1,3 @@
+from modelmon.sql import schema_markdown
+
+print(schema_markdown(), end="")
