@@ -113,9 +113,11 @@ def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same
     run_monitoring_job(Config(store=reference, source=str(tmp_path / "spool")), bounded=True)
 
     bounded = ["--bounded", "--state-backend", "rocksdb"]
-    # Ten lines per Python call, so the input takes thousands of calls and a checkpoint
-    # completes well before it ends (with 10,000-line calls, the run ended first).
-    first = job_process(tmp_path, "first", bounded, {**HOLDING_WRITER, "MODELMON_PARSE_BATCH_LINES": "10"})
+    # Ten lines per Python call, so the input takes thousands of calls, and Python bundles of
+    # a second, not a bounded run's ten (a checkpoint's barrier waits for the bundle to end),
+    # so that a checkpoint completes well before the input ends.
+    first = job_process(tmp_path, "first", bounded, {**HOLDING_WRITER, "MODELMON_PARSE_BATCH_LINES": "10",
+                                                     "MODELMON_BOUNDED_BUNDLE_SECONDS": "1"})
     try:
         first.wait_for(lambda: completed_checkpoints(tmp_path) >= 1, "a checkpoint")
     finally:
