@@ -17,25 +17,31 @@ from tests.support.environment import child_environment
 from tests.support.expected import different_rows, stored_rows
 from tests.support.job_process import JobProcess
 
-# Opens the store and keeps it (its engine locks the directory) for argv[2] seconds.
+# Opens the store and keeps it (its engine locks the directory) until a line arrives on stdin.
 HOLD_STORE = """
-import sys, time, clickhouse_connect
+import sys, clickhouse_connect
 client = clickhouse_connect.get_client(dsn=sys.argv[1])
 print("holding", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 client.close()
 print("released", flush=True)
 """
-HOLD_SECONDS = 20
 OUTAGE_SETTINGS = {"MODELMON_SINK_RETRY_MAX_SECONDS": "2", "MODELMON_SINK_MAX_WAITING_PAYLOADS": "20",
                    "MODELMON_STORE_WAIT_SECONDS": "60"}
 
 
-def hold_store(dsn: str, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE, dsn, str(seconds)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=child_environment())
+def hold_store(dsn: str) -> subprocess.Popen:
+    """The outage lasts until ``release``: until the job has shown what the test looks for, however slow."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE, dsn], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_environment())
     assert holder.stdout.readline().strip() == "holding", holder.stdout.read()
     return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    assert holder.wait(timeout=30) == 0 and holder.stdout.read().strip() == "released"
 
 
 def job_arguments(root, store: str) -> list[str]:
@@ -51,13 +57,14 @@ def test_a_store_busy_while_the_writer_has_rows_gets_every_row_once_it_is_back(t
     job = JobProcess(tmp_path, "outage", job_arguments(tmp_path, outage), OUTAGE_SETTINGS)
     # The job lets go of the store before its JVM starts, seconds before the writer's first insert.
     job.wait_for(lambda: "ready: schema up to date" in job.text(), "the job to let go of the store")
-    holder = hold_store(outage, HOLD_SECONDS)
+    holder = hold_store(outage)
+    # The buffer bound (20 payloads) reached: the writer holds the input instead of growing.
+    job.wait_for(lambda: "holding the input until the store takes" in job.text(), "the writer to hold the input")
+    release(holder)
     assert job.process.wait(timeout=300) == 0, job.text()[-3000:]
-    assert holder.wait(timeout=30) == 0 and holder.stdout.read().strip() == "released"
 
     log = job.text()
     assert "store unavailable" in log and "kept in state" in log  # reported, with what waits
-    assert "holding the input until the store takes" in log  # the buffer bound (20 payloads) was reached
     assert "store available again after" in log
     assert different_rows(stored_rows(uninterrupted), stored_rows(outage)) == {}
 
@@ -65,11 +72,12 @@ def test_a_store_busy_while_the_writer_has_rows_gets_every_row_once_it_is_back(t
 def test_start_up_waits_for_a_busy_store_and_reports_it(tmp_path):
     simulate(tmp_path / "spool", 300, endpoints=2, seed=32, segment_lines=300)
     store = f"chdb://{tmp_path / 'store'}"
-    holder = hold_store(store, 8)
+    holder = hold_store(store)
     job = JobProcess(tmp_path, "waiting", job_arguments(tmp_path, store), OUTAGE_SETTINGS)
+    job.wait_for(lambda: "trying again in" in job.text(), "the job to wait for the store")
+    release(holder)
     assert job.process.wait(timeout=300) == 0, job.text()[-3000:]
-    assert holder.wait(timeout=30) == 0
-    assert "unavailable" in job.text() and "trying again in" in job.text()
+    assert "unavailable" in job.text()
     assert "rows in the store: {'endpoint_metrics': " in job.text()
 
 
