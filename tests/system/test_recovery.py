@@ -108,14 +108,16 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
 
 
 def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same_rows(tmp_path):
-    simulate(tmp_path / "spool", 30_000, endpoints=5, seed=23, segment_lines=3_000)
+    simulate(tmp_path / "spool", 200_000, endpoints=5, seed=23, segment_lines=10_000)
     reference = f"chdb://{tmp_path / 'reference'}"
     run_monitoring_job(Config(store=reference, source=str(tmp_path / "spool")), bounded=True)
 
     bounded = ["--bounded", "--state-backend", "rocksdb"]
-    # Ten lines per Python call, so the input takes thousands of calls, and Python bundles of
-    # a second, not a bounded run's ten (a checkpoint's barrier waits for the bundle to end),
-    # so that a checkpoint completes well before the input ends.
+    # Ten lines per Python call and Python bundles of a second, not a bounded run's ten (a
+    # checkpoint's barrier waits for the bundle to end), so that the input takes long to read:
+    # at this pace 300,000 lines took 170 s here, while the first checkpoint, whose barrier
+    # waits behind the blocks in flight, completed 1 to 17 s after it was triggered. With
+    # 30,000 lines the two were close, and on a busy CI machine the input ended first.
     first = job_process(tmp_path, "first", bounded, {**HOLDING_WRITER, "MODELMON_PARSE_BATCH_LINES": "10",
                                                      "MODELMON_BOUNDED_BUNDLE_SECONDS": "1"})
     try:
