@@ -7,7 +7,7 @@ LINES ?=
 FULL ?=
 ROUNDS ?=
 
-.PHONY: demo test test-unit bench bench-proxy java chromium clean
+.PHONY: demo test test-unit bench bench-proxy kafka java maven connector kafka-broker chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -27,6 +27,28 @@ java:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jdk-headless; \
 	fi
 
+# Flink's Kafka connector and the Kafka broker come from Maven Central through Maven's client;
+# install Debian's maven when mvn is missing.
+maven:
+	@if ! command -v mvn >/dev/null; then \
+	  echo "mvn not found: installing Debian's maven for the Kafka connector and broker"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq maven; \
+	fi
+
+# Fetched once into the user's cache, checked (pinned SHA-256; Maven's strict checksums): the
+# job finds the connector there, so a run needs no network.
+connector: $(STAMP) maven
+	@$(PYTHON) -m modelmon.pipelines.kafka_connector >/dev/null
+
+# The broker's class path, for the tests and `make kafka`.
+kafka-broker: $(STAMP) java maven
+	@$(PYTHON) -c "from tests.support.kafka_broker import broker_libraries; broker_libraries()"
+
+# A Kafka broker on 127.0.0.1:9092 with a topic `predictions` of 3 partitions, until Ctrl-C.
+kafka: kafka-broker
+	$(PYTHON) -m tests.support.kafka_broker
+
 # The status-page test drives headless Chromium; install Debian's when none is there.
 chromium:
 	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
@@ -35,11 +57,11 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-demo: $(STAMP) java
+demo: $(STAMP) java connector
 	$(VENV)/bin/modelmon demo $(if $(DURATION),--duration $(DURATION))
 
 # The whole suite, its layers in order: unit, job, system (tests/conftest.py).
-test: $(STAMP) java chromium
+test: $(STAMP) java connector kafka-broker chromium
 	$(PYTHON) -m pytest -q
 
 # The fast layer alone: no Flink job, no browser.

@@ -40,12 +40,13 @@ from modelmon import store
 from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
+from modelmon.pipelines.kafka_connector import KAFKA_CONNECTOR_JAR, cached_connector, require_kafka_connector
 from modelmon.pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
 from modelmon.pipelines.operators import (FEATURE_PARTIALS, PARSED_BATCH_TYPE, STORE_ROWS, FeatureWindows,
                                           MetricWindows, ParsePredictionBlocks, ParsePredictionMessages, RouteBatch)
 from modelmon.pipelines.reader_jar import reader_jar
 from modelmon.pipelines.references import JobReferences
-from modelmon.pipelines.sources import payloads_are_blocks, require_kafka_connector, source_ddl
+from modelmon.pipelines.sources import payloads_are_blocks, source_ddl
 from modelmon.pipelines.store_access import StoreAccess
 from modelmon.pipelines.store_sink import STORE_ROW, StoreWriter
 from modelmon.reference import load_references, registrations_seen
@@ -157,11 +158,16 @@ def latest_checkpoint(directory: str) -> str:
 
 
 def job_jars(config: Config) -> list[str]:
-    """The jars the job needs on its class path: --jars, and the Java reader's formats."""
+    """The jars the job needs on its class path: --jars, the Java reader's formats, and for a
+    Kafka source the cached Kafka connector unless --jars names one."""
     jars = [jar.strip() for jar in config.jars.split(",") if jar.strip()]
     missing = [jar for jar in jars if "://" not in jar and not Path(jar).is_file()]
     if missing:
         raise ValueError(f"--jars: {', '.join(missing)} does not exist")
+    if is_kafka(config.source) and not any(jar.endswith(KAFKA_CONNECTOR_JAR) for jar in jars):
+        connector = cached_connector()
+        if connector is not None:
+            jars.append(str(connector))
     return [*jars, str(reader_jar())]
 
 

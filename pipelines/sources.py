@@ -9,17 +9,10 @@ the topic's ``value.format``). Everything after the source is the same job.
 
 from __future__ import annotations
 
-from pyflink.java_gateway import get_gateway
-
 from modelmon.config import Config
 from modelmon.kafka_url import is_kafka, parse_kafka_url
 from modelmon.pipelines.reader_jar import EVENTS_FORMAT, LINE_BLOCKS_FORMAT
 
-KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"  # the Kafka connector release for Flink 2.1 and 2.2
-KAFKA_CONNECTOR_JAR = f"flink-sql-connector-kafka-{KAFKA_CONNECTOR_VERSION}.jar"
-KAFKA_CONNECTOR_URL = ("https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-connector-kafka/"
-                       f"{KAFKA_CONNECTOR_VERSION}/{KAFKA_CONNECTOR_JAR}")
-_KAFKA_FACTORY = "org.apache.flink.streaming.connectors.kafka.table.KafkaDynamicTableFactory"
 _STARTUP_MODES = {"earliest": "earliest-offset", "latest": "latest-offset", "group-offsets": "group-offsets"}
 DEFAULT_GROUP = "modelmon"
 
@@ -85,15 +78,3 @@ def source_ddl(config: Config, bounded: bool) -> str:
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
     return f"CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES) WITH ({with_clause})"
 
-
-def require_kafka_connector() -> None:
-    """Stop before building the job when the Kafka connector is not on the classpath."""
-    jvm = get_gateway().jvm
-    try:
-        jvm.java.lang.Class.forName(_KAFKA_FACTORY, False, jvm.java.lang.Thread.currentThread()
-                                    .getContextClassLoader())
-    except Exception:  # py4j reports ClassNotFoundException as a generic Py4JJavaError
-        raise ValueError(
-            f"the Kafka source needs Flink's Kafka SQL connector, {KAFKA_CONNECTOR_JAR}, which is not on the "
-            f"classpath: download it from {KAFKA_CONNECTOR_URL} and pass --jars /path/to/{KAFKA_CONNECTOR_JAR} "
-            "(or set pipeline.jars), or put it in Flink's lib/ directory") from None

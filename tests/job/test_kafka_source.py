@@ -1,13 +1,14 @@
-"""The Kafka source as far as this machine can check it without a broker: the generated DDL
-uses the Kafka SQL connector's documented options, a missing jar stops the command with a
-message naming it, the tracker client writes events the job parses, and messages read by the
-topic's value format (``modelmon-events``, here under the filesystem connector, one message per
-line) parse in the job's Arrow batches as they would in one batch."""
+"""The Kafka source's parts that need no broker (a real one is in tests/system/test_kafka.py):
+the generated DDL uses the Kafka SQL connector's documented options, a missing jar stops the
+command with a message naming it, the tracker client writes events the job parses, and
+messages read by the topic's value format (``modelmon-events``, here under the filesystem
+connector, one message per line) parse in the job's Arrow batches as they would in one batch."""
 
 from __future__ import annotations
 
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,7 +23,8 @@ from modelmon.config import Config
 from modelmon.pipelines.operators import PARSED_BATCH_TYPE, ParsePredictionMessages, job_slice_ms
 from modelmon.pipelines.reader_jar import reader_jar
 from modelmon.pipelines.references import JobReferences
-from modelmon.pipelines.sources import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL, kafka_options, source_ddl
+from modelmon.pipelines.kafka_connector import KAFKA_CONNECTOR_JAR, KAFKA_CONNECTOR_URL
+from modelmon.pipelines.sources import kafka_options, source_ddl
 from modelmon.pipelines.store_access import StoreAccess
 from modelmon.simulator import simulate
 from modelmon.tracker import Tracker
@@ -85,13 +87,16 @@ def test_a_bad_kafka_url_is_refused_with_the_reason(source, message):
 
 
 def test_without_the_connector_jar_the_job_stops_at_once_naming_the_jar(tmp_path):
+    # A cache without the connector (the suite's set-up fetched one into the user's cache).
+    (tmp_path / "cache" / "jars").mkdir(parents=True)
+    shutil.copy(reader_jar(), tmp_path / "cache" / "jars")
     finished = subprocess.run(
         [sys.executable, "-m", "modelmon.cli", "run", "--source", "kafka://127.0.0.1:9/predictions",
          "--store", f"chdb://{tmp_path / 'store'}"], capture_output=True, text=True, timeout=300,
-        env=child_environment())
+        env=child_environment(MODELMON_CACHE_DIR=str(tmp_path / "cache")))
     assert finished.returncode == 2
     assert KAFKA_CONNECTOR_JAR in finished.stderr and KAFKA_CONNECTOR_URL in finished.stderr
-    assert "--jars" in finished.stderr
+    assert "--jars" in finished.stderr and "python -m modelmon.pipelines.kafka_connector" in finished.stderr
     assert "Traceback" not in finished.stderr and "at org.apache" not in finished.stderr
 
 

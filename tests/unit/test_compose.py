@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from modelmon.pipelines.sources import KAFKA_CONNECTOR_URL, KAFKA_CONNECTOR_VERSION
+from modelmon.pipelines.kafka_connector import KAFKA_CONNECTOR_SHA256, KAFKA_CONNECTOR_URL, KAFKA_CONNECTOR_VERSION
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 SERVICES = {"kafka", "clickhouse", "jobmanager", "taskmanager", "submit-job", "proxy", "simulator", "grafana"}
@@ -58,6 +58,8 @@ def test_the_image_brings_the_kafka_connector_the_job_asks_for():
     assert version == KAFKA_CONNECTOR_VERSION
     url = re.search(r'"(https://repo\.maven\.apache\.org/\S+\.jar)"', dockerfile).group(1)
     assert url.replace("${KAFKA_CONNECTOR_VERSION}", version) == KAFKA_CONNECTOR_URL
+    assert re.search(r"ARG KAFKA_CONNECTOR_SHA256=(\S+)", dockerfile).group(1) == KAFKA_CONNECTOR_SHA256
+    assert "sha256sum -c" in dockerfile
     assert "'.[kafka]'" in dockerfile  # the simulator's tracker client
 
 
