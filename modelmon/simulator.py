@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from modelmon.tracker import format_when, open_sink
+from modelmon.udfs.contract import EndpointCache
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 FEATURE_MEAN, FEATURE_STD = 5.0, 1.0  # every simulated feature, before any shift
@@ -111,6 +112,7 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
                                  events_per_second=events_per_second,
                                  start=datetime.now(timezone.utc) if live else start)
     sink = open_sink(target, segment_lines)
+    endpoints = EndpointCache()  # a message's key is its endpoint id, as the tracker's
     sent, flushed = 0, time.monotonic()
     try:
         for line in generator.lines():
@@ -123,7 +125,7 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
                 if time.monotonic() - flushed >= 1.0:  # live traffic reaches the job within a second
                     sink.flush()
                     flushed = time.monotonic()
-            sink.send(f"{line['function_uri']}|{line['model']}", json.dumps(line))
+            sink.send(endpoints.parse(line).endpoint_id, json.dumps(line))
             sent += 1
     finally:
         sink.close()

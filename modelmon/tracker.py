@@ -7,9 +7,9 @@
     tracker.track(inputs=[[0.2, 1.5]], outputs=[1], latency_us=1840)
     tracker.close()
 
-The sink is a Kafka topic (``pip install 'modelmon[kafka]'``; events of one endpoint share a
-message key, so they stay in order within one partition) or a spool directory (segments
-written atomically). ``properties.<name>`` query parameters of a Kafka URL are passed to the
+The sink is a Kafka topic (``pip install 'modelmon[kafka]'``; a message's key is its endpoint
+id, so the events of one endpoint stay in order within one partition) or a spool directory
+(segments written atomically). ``properties.<name>`` query parameters of a Kafka URL are passed to the
 producer with dots as underscores (``properties.security.protocol=SSL`` -> ``security_protocol``).
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from modelmon.kafka_url import is_kafka, parse_kafka_url
+from modelmon.udfs.contract import parse_endpoint
 
 
 def format_when(moment: datetime) -> str:
@@ -109,7 +110,7 @@ class Tracker:
         name, _, version = model.partition(":")
         self.base = {"function_uri": function_uri, "model": name, "version": version, "class": model_class,
                      "labels": labels or {}, "host": host}
-        self.key = f"{function_uri}|{model}"
+        self.key = parse_endpoint(self.base).endpoint_id
         self.sink = open_sink(sink, segment_lines)
 
     def track(self, inputs: Sequence[Sequence[Any]], outputs: Sequence[Any] | None = None,
