@@ -50,3 +50,10 @@ class JobProcess:
         except ProcessLookupError:  # the job had already exited
             pass
         self.process.wait(timeout=30)
+
+
+def completed_checkpoints(root: Path) -> int:
+    """The number of the newest completed checkpoint under ``root / "checkpoints"`` (Flink keeps
+    only the newest)."""
+    return max((int(m.parent.name.removeprefix("chk-")) for m in (root / "checkpoints").glob("*/chk-*/_metadata")),
+               default=0)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from modelmon.config import Config
 from modelmon.pipelines.monitoring_job import run_monitoring_job
-from modelmon.tracker import format_when
+from modelmon.tracker import Tracker, format_when
+from modelmon.udfs.contract import parse_endpoint
 
 TRAFFIC_EVENTS = 100_000
 TRAFFIC_ENDPOINTS = 10
@@ -41,3 +42,25 @@ def run_bounded(spool: Path, store_path: Path) -> JobRun:
     config = Config(store=f"chdb://{store_path}", source=str(spool))
     run_monitoring_job(config, bounded=True)
     return JobRun(spool, config)
+
+
+def spool_lines(spool: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted(spool.glob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def track(lines: list[dict], target: str) -> dict[str, int]:
+    """Each line through its endpoint's tracker, as model servers send them; the lines per endpoint id."""
+    trackers: dict[str, Tracker] = {}
+    sent: dict[str, int] = {}
+    try:
+        for line in lines:
+            key = parse_endpoint(line).endpoint_id
+            if key not in trackers:
+                trackers[key] = Tracker(target, function_uri=line["function_uri"],
+                                        model=f"{line['model']}:{line.get('version', '')}", model_class=line["class"])
+            trackers[key].send_line(line)
+            sent[key] = sent.get(key, 0) + 1
+    finally:
+        for tracker in trackers.values():
+            tracker.close()
+    return sent

@@ -1,6 +1,6 @@
 """The job file on a real standalone Flink cluster (``bin/start-cluster.sh`` of the installed
 PyFlink), submitted with ``flink run -py`` at parallelism 2: the store must hold the same
-numbers as the local run over the same input."""
+numbers as the local run over the same input, from a spool and from a Kafka topic."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from modelmon.pipelines.store_sink import TABLES
 from tests.support.drift_traffic import write_drift_input
 from tests.support.expected import different_rows, read_spool, stored_rows
 from tests.support.flink_cluster import FLINK_HOME, standalone_cluster
+from tests.support.traffic import spool_lines, track
 
 
 def python_workers() -> set[int]:
@@ -56,7 +57,7 @@ def flink_rest(jobmanager: str, path: str) -> dict:
         return json.load(response)
 
 
-def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift_run, tmp_path):
+def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift_run, kafka_broker, tmp_path):
     dsn, _ = write_drift_input(tmp_path, drift_run["start"])
     with standalone_cluster(tmp_path / "flink", slots=2) as (jobmanager, environment):
         finished = subprocess.run(
@@ -93,12 +94,29 @@ def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift
             env=environment, capture_output=True, text=True, timeout=600)
         assert submitted.returncode == 0, submitted.stderr[-3000:]
         assert "bin/flink run -m" in submitted.stderr
+
+        # The same events from a topic of 3 partitions, read by 2 subtasks: the job ships the
+        # cached Kafka connector to the cluster itself.
+        kafka_broker.create_topic("cluster", 3)
+        known = {job["jid"] for job in flink_rest(jobmanager, "jobs/overview")["jobs"]}
+        track(spool_lines(tmp_path / "small"), f"kafka://{kafka_broker.bootstrap}/cluster")
+        from_kafka = f"chdb://{tmp_path / 'kafka-store'}"
+        submitted = subprocess.run(
+            [sys.executable, "-m", "modelmon.cli", "submit", "--jobmanager", jobmanager, "--parallelism", "2",
+             "--bounded", "--source", f"kafka://{kafka_broker.bootstrap}/cluster", "--store", from_kafka],
+            env=environment, capture_output=True, text=True, timeout=600)
+        assert submitted.returncode == 0, submitted.stderr[-3000:]
+        (kafka_job,) = [job for job in flink_rest(jobmanager, "jobs/overview")["jobs"] if job["jid"] not in known]
+        sources = [v for v in flink_rest(jobmanager, f"jobs/{kafka_job['jid']}")["vertices"]
+                   if v["name"].startswith("Source: prediction_lines")]
+        assert [v["parallelism"] for v in sources] == [2]
     client = clickhouse_connect.get_client(dsn=small)
     try:
         requests = client.query("SELECT sum(requests_count) FROM endpoint_activity FINAL").result_rows[0][0]
     finally:
         client.close()
     assert requests == sum(len(events["time_ms"]) for events in read_spool(tmp_path / "small").values())
+    assert different_rows(stored_rows(small), stored_rows(from_kafka)) == {}
 
 
 def test_a_local_run_at_parallelism_2_stores_the_same_numbers_in_two_python_processes(drift_run, tmp_path):

@@ -11,35 +11,25 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import clickhouse_connect
-
 from modelmon.config import Config
 from modelmon.simulator import simulate
-from modelmon.tracker import format_when, write_segment
+from modelmon.tracker import write_segment
 from modelmon.pipelines.monitoring_job import run_monitoring_job
-from tests.support.job_process import JobProcess
-from tests.support.expected import WINDOWS, hop_windows, different_rows, read_spool, stored_rows, stored_windows
+from tests.support.expected import different_rows, read_spool, stored_rows
+from tests.support.job_process import JobProcess, completed_checkpoints
+from tests.support.recovery import (HOLDING_WRITER, WROTE_WINDOWS, closing_event, wait_for_the_last_windows,
+                                    window_count_mismatches)
 
 SEGMENTS = 12
 SEGMENT_LINES = 500
 EVENTS_PER_SECOND = 2.0  # event time: a segment spans 250 s, the traffic 50 min
 LATENESS_SECONDS = 900  # over three segments: the spool source reads files found together in any order
-WROTE_WINDOWS = "endpoint_metrics: wrote"
-# The first run's writer inserts nothing before the kill: every row it was given waits in its
-# state, so the checkpoint is their only copy, and a sink that lost them would lose windows.
-HOLDING_WRITER = {"MODELMON_SINK_BATCH_ROWS": "1000000", "MODELMON_SINK_FLUSH_SECONDS": "3600"}
 
 
 def job_process(root: Path, name: str, extra: list[str], settings: dict[str, str] | None = None) -> JobProcess:
     return JobProcess(root, name, ["--source", str(root / "spool"), "--store", f"chdb://{root / 'store'}",
                                    "--checkpoint-dir", str(root / "checkpoints"), "--checkpoint-interval", "1",
                                    "--lateness-seconds", str(LATENESS_SECONDS), *extra], settings)
-
-
-def completed_checkpoints(root: Path) -> int:
-    """The number of the newest completed checkpoint (Flink keeps only the newest)."""
-    return max((int(m.parent.name.removeprefix("chk-")) for m in (root / "checkpoints").glob("*/chk-*/_metadata")),
-               default=0)
 
 
 def feed(staged: list[Path], spool: Path, pause: float) -> None:
@@ -72,39 +62,16 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
         # Once the restored job runs, the rest of the traffic, one segment at a time as before.
         second.wait_for(lambda: "store writer 1 of 1 open" in second.text(), "the restored job to run")
         feed(staged[7:], tmp_path / "spool", pause=1.5)
-        # One event far ahead, from another endpoint, moves the watermark past every window.
-        last = max(events["time_ms"][-1] for events in expected_events.values())
-        write_segment(tmp_path / "spool", [json.dumps({
-            "model": "watermark", "function_uri": "tests/serving:prod", "class": "Probe",
-            "when": format_when(datetime.fromtimestamp(last / 1000, timezone.utc) + timedelta(hours=3)),
-            "request": {"inputs": [[0.0]]}, "resp": {"outputs": [0]}, "microsec": 1})], sequence=SEGMENTS)
-        closing = second.text().count(WROTE_WINDOWS)
-        second.wait_for(lambda: second.text().count(WROTE_WINDOWS) > closing, "the last windows")
-        quiet_since, seen = time.monotonic(), second.text()
-        while time.monotonic() - quiet_since < 5:  # until the writer has nothing left to flush
-            time.sleep(0.5)
-            if second.text() != seen:
-                quiet_since, seen = time.monotonic(), second.text()
+        written_before = second.text().count(WROTE_WINDOWS)
+        write_segment(tmp_path / "spool", [json.dumps(closing_event(expected_events))], sequence=SEGMENTS)
+        wait_for_the_last_windows(second, written_before)
     finally:
         second.kill()
     restored = second.flink_log()
     assert "Restoring job" in restored and "Restoring SplitEnumerator of source" in restored
 
-    client = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'store'}")
-    try:
-        stored = {size: stored_windows(client, size) for size in WINDOWS}
-        late = client.query("SELECT count() FROM invalid_events WHERE kind = 'late'").result_rows[0][0]
-    finally:
-        client.close()
-    assert late == 0  # the traffic is in time order: a late event here would be a replay gone wrong
-    for size, size_ms in WINDOWS.items():
-        expected = {(endpoint, start): metrics for endpoint, events in expected_events.items()
-                    for start, metrics in hop_windows(events, size_ms, 60_000).items()}
-        got = {key: value for key, value in stored[size].items() if key[0] in expected_events}
-        assert got.keys() == expected.keys(), size
-        for key, want in expected.items():
-            for name in ("requests_count", "predictions_count", "error_count"):
-                assert got[key][name] == want[name], (size, key, name)
+    # The traffic is in time order: a late event here would be a replay gone wrong.
+    assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
 
 
 def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same_rows(tmp_path):

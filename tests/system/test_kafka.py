@@ -1,0 +1,155 @@
+"""The Kafka source against a real broker (tests/support/kafka_broker.py): what model servers
+send through the tracker client into a partitioned topic, the job reads to the same rows as
+the same events from a spool."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from modelmon import store
+from modelmon.config import Config
+from modelmon.pipelines.monitoring_job import run_monitoring_job
+from modelmon.reference import register_reference
+from modelmon.simulator import default_endpoints, simulate, training_set
+from tests.support.expected import different_rows, read_spool, stored_rows
+from tests.support.job_process import JobProcess, completed_checkpoints
+from tests.support.kafka_broker import KafkaBroker
+from tests.support.traffic import spool_lines, track
+from tests.support.recovery import (HOLDING_WRITER, WROTE_WINDOWS, closing_event, wait_for_the_last_windows,
+                                    window_count_mismatches)
+
+PARTITIONS = 3
+ENDPOINTS = 6
+
+
+def with_references(dsn: str, training: Path) -> str:
+    """A store where every simulated endpoint has a reference, so histograms and drift are compared too."""
+    client = store.open_store(dsn)
+    try:
+        for endpoint in default_endpoints(ENDPOINTS):
+            register_reference(client, "demo", endpoint.function_uri, endpoint.model, training)
+    finally:
+        client.close()
+    return dsn
+
+
+def partition_keys(broker: KafkaBroker, topic: str) -> dict[int, set[str]]:
+    """The message keys each partition holds, read back with a plain consumer."""
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5_000, enable_auto_commit=False)
+    keys: dict[int, set[str]] = {}
+    try:
+        for message in consumer:
+            keys.setdefault(message.partition, set()).add(message.key.decode())
+    finally:
+        consumer.close()
+    return keys
+
+
+def test_a_bounded_run_over_a_partitioned_topic_stores_what_the_same_events_from_a_spool_do(kafka_broker, tmp_path):
+    simulate(tmp_path / "spool", 90_000, endpoints=ENDPOINTS, seed=31, segment_lines=10_000)
+    training_set([f"x{j}" for j in range(4)], 5_000, seed=1).to_parquet(tmp_path / "training.parquet")
+    lines = spool_lines(tmp_path / "spool")
+    assert sum(len(line.get("values", [None])) for line in lines) > 100_000  # events: batched lines hold several
+    from_spool = with_references(f"chdb://{tmp_path / 'spool-store'}", tmp_path / "training.parquet")
+    run_monitoring_job(Config(store=from_spool, source=str(tmp_path / "spool")), bounded=True)
+
+    kafka_broker.create_topic("predictions", PARTITIONS)
+    sent = track(lines, f"kafka://{kafka_broker.bootstrap}/predictions")
+    keys = partition_keys(kafka_broker, "predictions")
+    assert len(keys) == PARTITIONS and set().union(*keys.values()) == set(sent)
+    assert all(len([p for p in keys.values() if key in p]) == 1 for key in sent)  # an endpoint's events in one partition
+
+    from_kafka = with_references(f"chdb://{tmp_path / 'kafka-store'}", tmp_path / "training.parquet")
+    run_monitoring_job(Config(store=from_kafka, source=f"kafka://{kafka_broker.bootstrap}/predictions"), bounded=True)
+    expected, got = stored_rows(from_spool), stored_rows(from_kafka)
+    assert all(expected[table] for table in ("endpoint_metrics", "endpoint_activity", "feature_histograms",
+                                             "drift_status"))
+    assert different_rows(expected, got) == {}
+
+
+def staged_segments(tmp_path: Path) -> tuple[dict, list[list[dict]]]:
+    """50 minutes of event time for 3 endpoints six hours ago, in 12 segments of 500 lines, and
+    their valid events per endpoint."""
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    simulate(tmp_path / "staged", 6_000, endpoints=3, seed=17, events_per_second=2.0, segment_lines=500, start=start)
+    return read_spool(tmp_path / "staged"), [[json.loads(line) for line in path.read_text().splitlines()]
+                                            for path in sorted((tmp_path / "staged").glob("*.jsonl"))]
+
+
+def continuous_run(tmp_path: Path, topic: str) -> list[str]:
+    # The watermark is still taken after parsing, over the partitions a subtask reads, which it
+    # reads interleaved: the lateness covers the traffic's 50 minutes of event time.
+    return ["--source", topic, "--store", f"chdb://{tmp_path / 'store'}", "--checkpoint-dir",
+            str(tmp_path / "checkpoints"), "--checkpoint-interval", "1", "--lateness-seconds", "3600"]
+
+
+def send(segments: list[list[dict]], topic: str) -> None:
+    """Segment after segment, a second apart, as live traffic arrives."""
+    for segment in segments:
+        track(segment, topic)
+        time.sleep(1)
+
+
+def test_a_killed_continuous_run_restored_from_its_checkpoint_resumes_at_its_offsets(kafka_broker, tmp_path):
+    """Killed after a checkpoint, traffic sent while it is down, restored: every window exact,
+    none doubled, so the offsets came back with the windows' state."""
+    expected_events, segments = staged_segments(tmp_path)
+    kafka_broker.create_topic("restored", PARTITIONS)
+    topic = f"kafka://{kafka_broker.bootstrap}/restored"
+
+    first = JobProcess(tmp_path, "first", continuous_run(tmp_path, topic), HOLDING_WRITER)
+    try:
+        first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
+        send(segments[:6], topic)
+        sent_at = completed_checkpoints(tmp_path)
+        first.wait_for(lambda: completed_checkpoints(tmp_path) > sent_at + 1, "two checkpoints after the last message")
+    finally:
+        first.kill()
+    assert WROTE_WINDOWS not in first.text()
+    track(segments[6], topic)  # traffic keeps arriving while the job is down
+
+    second = JobProcess(tmp_path, "second", [*continuous_run(tmp_path, topic), "--restore", "latest"])
+    try:
+        second.wait_for(lambda: "store writer 1 of 1 open" in second.text(), "the restored job to run")
+        send(segments[7:], topic)
+        written_before = second.text().count(WROTE_WINDOWS)
+        track([closing_event(expected_events)], topic)
+        wait_for_the_last_windows(second, written_before)
+    finally:
+        second.kill()
+    assert "Restoring job" in second.flink_log()
+    assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
+
+
+def test_a_broker_stopped_for_30_s_mid_run_loses_and_doubles_nothing(tmp_path):
+    """A broker of its own, stopped and started again while the job runs: the job carries on
+    (or restarts from its checkpoint) and every window is exact."""
+    broker = KafkaBroker(tmp_path / "kafka")
+    broker.start()
+    job = None
+    try:
+        expected_events, segments = staged_segments(tmp_path)
+        broker.create_topic("outage", PARTITIONS)
+        topic = f"kafka://{broker.bootstrap}/outage"
+        job = JobProcess(tmp_path, "job", continuous_run(tmp_path, topic))
+        job.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
+        send(segments[:6], topic)
+        broker.stop()
+        time.sleep(30)
+        broker.start()
+        send(segments[6:], topic)
+        written_before = job.text().count(WROTE_WINDOWS)
+        track([closing_event(expected_events)], topic)
+        wait_for_the_last_windows(job, written_before)
+        outage = job.flink_log()
+    finally:
+        if job is not None:
+            job.kill()
+        broker.stop()
+    assert "disconnected" in outage  # the job's consumer saw the broker go
+    assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
