@@ -46,7 +46,7 @@ from modelmon.pipelines.operators import (FEATURE_PARTIALS, PARSED_BATCH_TYPE, S
                                           MetricWindows, ParsePredictionBlocks, ParsePredictionMessages, RouteBatch)
 from modelmon.pipelines.reader_jar import reader_jar
 from modelmon.pipelines.references import JobReferences
-from modelmon.pipelines.sources import payloads_are_blocks, source_ddl
+from modelmon.pipelines.sources import payloads_are_blocks, source_columns, source_ddl
 from modelmon.pipelines.store_access import StoreAccess
 from modelmon.pipelines.store_sink import STORE_ROW, StoreWriter
 from modelmon.reference import load_references, registrations_seen
@@ -110,9 +110,9 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
     t_env.create_temporary_function("parse_prediction_lines", parse)
     # Bytes, not STRING: a line that is not UTF-8 would fail Arrow's conversion of a string
     # column (and with it the whole batch), or be altered by Flink's decoding.
-    parsed = t_env.sql_query("""
+    parsed = t_env.sql_query(f"""
         SELECT p.time_ms AS time_ms, p.batch AS batch
-        FROM (SELECT parse_prediction_lines(payload, events) AS p FROM prediction_lines)""")
+        FROM (SELECT parse_prediction_lines({', '.join(source_columns(config))}) AS p FROM prediction_lines)""")
     batches = _with_watermark(t_env, parsed.where(col("batch").is_not_null),
                               {"time_ms": DataTypes.BIGINT(), "batch": DataTypes.BYTES()}, config, bounded)
     routed = (t_env.to_data_stream(batches)

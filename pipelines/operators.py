@@ -66,18 +66,19 @@ class _PredictionParser(ScalarFunction):
         self.sample_every = config.feature_sample_every
         self.slice_ms = job_slice_ms(config)
         self.dead_letter_max_chars = config.dead_letter_max_chars
+        self.idle_ms = round(config.source_idle_seconds * 1000)
 
     def open(self, function_context: FunctionContext) -> None:
-        self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms)
+        self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms, idle_ms=self.idle_ms)
         self.endpoints = EndpointCache()
         self.descriptions = Descriptions(self.endpoints)
         self.references = self.job_references.open()
         self.sample_inserts = SampleInserts(self.dsn, self.sample_insert_rows, self.retry_max_seconds)
 
-    def parse(self, raw_lines: Sequence[bytes], java: JavaEvents) -> BatchOutput:
+    def parse(self, raw_lines: Sequence[bytes], java: JavaEvents, line_partitions: np.ndarray | None = None) -> BatchOutput:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
         output = parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
-                             self.dead_letter_max_chars, java)
+                             self.dead_letter_max_chars, java, line_partitions)
         if self.sample_inserts.stored(output.samples):
             output.samples = output.samples.slice(0, 0)
         return output
@@ -103,13 +104,13 @@ class ParsePredictionBlocks(_PredictionParser):
 
 
 class ParsePredictionMessages(_PredictionParser):
-    """Adapter: a pandas batch of Kafka messages (one line each) and their events read in Java ->
-    one pickled :class:`modelmon.udfs.batches.BatchOutput` on the batch's last row (NULL on the
-    others), beside the batch's latest event time on every row."""
+    """Adapter: a pandas batch of Kafka messages (one line each), their events read in Java and
+    their partitions -> one pickled :class:`modelmon.udfs.batches.BatchOutput` on the batch's last
+    row (NULL on the others), beside the time the watermark follows on every row."""
 
-    def eval(self, payloads: pd.Series, events: pd.Series) -> pd.DataFrame:
+    def eval(self, payloads: pd.Series, events: pd.Series, partitions: pd.Series) -> pd.DataFrame:
         raw = [b"" if payload is None else payload for payload in payloads]
-        output = self.parse(raw, decode(events.tolist(), self.descriptions))
+        output = self.parse(raw, decode(events.tolist(), self.descriptions), partitions.to_numpy(dtype=np.int64))
         batches = [None] * len(raw)
         batches[-1] = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
         return pd.DataFrame({"time_ms": np.full(len(raw), output.time_ms, dtype=np.int64), "batch": batches})

@@ -2,9 +2,10 @@
 
 Both give a table ``prediction_lines (payload BYTES, events BYTES)``: the raw bytes, and beside
 them their events read into columns by the Java reader (:mod:`modelmon.pipelines.reader_jar`,
-:mod:`modelmon.udfs.java_events`). From a spool directory a row is a block of whole lines
-(the ``modelmon-line-blocks`` format), from Kafka one message (the ``modelmon-events`` format,
-the topic's ``value.format``). Everything after the source is the same job.
+:mod:`modelmon.udfs.java_events`); Kafka adds each message's partition. From a spool directory
+a row is a block of whole lines (the ``modelmon-line-blocks`` format), from Kafka one message
+(the ``modelmon-events`` format, the topic's ``value.format``). Everything after the source is
+the same job.
 """
 
 from __future__ import annotations
@@ -69,12 +70,24 @@ def payloads_are_blocks(config: Config) -> bool:
     return not is_kafka(config.source)
 
 
+def source_columns(config: Config) -> list[str]:
+    """The columns of ``prediction_lines`` the parse takes: the bytes and their events, and from
+    Kafka each message's partition, by which lateness is judged (per-partition watermarks).
+
+    >>> source_columns(Config(source="kafka://k:9092/p")), source_columns(Config(source="/spool"))
+    (['payload', 'events', 'source_partition'], ['payload', 'events'])
+    """
+    return ["payload", "events", "source_partition"] if is_kafka(config.source) else ["payload", "events"]
+
+
 def source_ddl(config: Config, bounded: bool) -> str:
-    """``prediction_lines (payload BYTES, events BYTES)`` over the configured source."""
+    """``prediction_lines (payload BYTES, events BYTES[, source_partition INT])`` over the configured source."""
+    columns = "payload BYTES, events BYTES"
     if is_kafka(config.source):
         options = kafka_options(config.source, bounded)
+        columns += ", source_partition INT METADATA FROM 'partition' VIRTUAL"
     else:
         options = spool_options(config, bounded)
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
-    return f"CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES) WITH ({with_clause})"
+    return f"CREATE TEMPORARY TABLE prediction_lines ({columns}) WITH ({with_clause})"
 

@@ -49,7 +49,7 @@ def dead_letters(events: EventColumns, raw_lines: Sequence[bytes], max_chars: in
 class BatchOutput:
     """What one batch of lines adds: see the module docstring."""
 
-    time_ms: int  # latest valid event time in the batch (0 when none): the watermark's input
+    time_ms: int  # latest valid event time in the batch, or of its partitions (0 when none): the watermark's input
     slices: list[Slice]
     partials: list[tuple[str, str, int, bytes]]  # project, endpoint id, window start, FeatureSummary bytes
     dead_letters: list[dict]  # invalid_events rows
@@ -90,13 +90,17 @@ def read_events(raw_lines: Sequence[bytes], java: JavaEvents | None, endpoints: 
 
 def parse_batch(raw_lines: Sequence[bytes], tracker: LatenessTracker, features: FeatureSettings,
                 endpoints: EndpointCache, slice_ms: int, dead_letter_max_chars: int,
-                java: JavaEvents | None = None) -> BatchOutput:
+                java: JavaEvents | None = None, line_partitions: np.ndarray | None = None) -> BatchOutput:
     """A batch of raw lines -> its :class:`BatchOutput`, never raising for bad input. ``java`` is
-    what the Java reader read of them; without it, the exact parser reads every line."""
-    events = judged(read_events(raw_lines, java, endpoints), tracker)
+    what the Java reader read of them; without it, the exact parser reads every line.
+    ``line_partitions``: each line's source partition, for a partitioned source (Kafka)."""
+    events = judged(read_events(raw_lines, java, endpoints), tracker, line_partitions)
     valid = events.status == STATUS_OK
     partials, samples = summarize_features(events, np.flatnonzero(valid & ~events.is_error), raw_lines, features)
-    return BatchOutput(time_ms=int(events.time_ms[valid].max()) if valid.any() else 0,
+    time_ms = int(events.time_ms[valid].max()) if valid.any() else 0
+    if line_partitions is not None and tracker.lateness_ms is not None:
+        time_ms = tracker.max_time_ms or 0  # the partitions' lowest latest time: the watermark must not pass it
+    return BatchOutput(time_ms=time_ms,
                        slices=slices(events, slice_ms), partials=partials,
                        dead_letters=dead_letters(events, raw_lines, dead_letter_max_chars),
                        samples=pa.concat_tables([SAMPLE_SCHEMA.empty_table(), *samples]))

@@ -58,7 +58,8 @@ def test_the_kafka_ddl_uses_the_connectors_documented_options():
     source = ("kafka://k1:9092,k2:9092/predictions?group=monitoring&startup=earliest"
               "&properties.security.protocol=SASL_SSL&properties.sasl.mechanism=PLAIN")
     ddl = source_ddl(Config(source=source), bounded=False)
-    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES) WITH (")
+    assert ddl.startswith("CREATE TEMPORARY TABLE prediction_lines (payload BYTES, events BYTES, "
+                          "source_partition INT METADATA FROM 'partition' VIRTUAL) WITH (")
     assert ddl_options(ddl) == {
         "connector": "kafka", "topic": "predictions", "properties.bootstrap.servers": "k1:9092,k2:9092",
         "properties.group.id": "monitoring", "scan.startup.mode": "earliest-offset", "format": "modelmon-events",
@@ -175,7 +176,9 @@ def test_messages_parse_in_arrow_batches_as_they_would_in_one_batch(tmp_path):
     t_env.execute_sql(f"CREATE TEMPORARY TABLE messages (payload BYTES, events BYTES) WITH ("
                       f"'connector' = 'filesystem', 'path' = '{tmp_path / 'messages.raw'}', "
                       f"'format' = 'modelmon-events')")
-    with t_env.execute_sql("SELECT p.batch FROM (SELECT parse(payload, events) AS p FROM messages)").collect() as rows:
+    # A column for Kafka's partition (a literal would reach the pandas function as a scalar).
+    query = "SELECT p.batch FROM (SELECT parse(payload, events, IF(payload IS NULL, 1, 0)) AS p FROM messages)"
+    with t_env.execute_sql(query).collect() as rows:
         batches = [row[0] for row in rows]
     assert len(batches) == len(lines)  # one row out per message; the batch's output on its last row
     outputs = [pickle.loads(bytes(batch)) for batch in batches if batch is not None]

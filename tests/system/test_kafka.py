@@ -36,6 +36,26 @@ def with_references(dsn: str, training: Path) -> str:
     return dsn
 
 
+def produce(broker: KafkaBroker, topic: str, messages: list[tuple[int, bytes]]) -> None:
+    """(partition, value) messages, in order, with a plain producer."""
+    from kafka import KafkaProducer
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    try:
+        for partition, value in messages:
+            producer.send(topic, value=value, partition=partition)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def close_windows(broker: KafkaBroker, topic: str, partitions: int, expected_events: dict) -> None:
+    """The closing event on every partition: each partition holds the watermark back until its
+    own events pass the windows (a silent partition stops holding only once a later message
+    arrives from another)."""
+    closing = json.dumps(closing_event(expected_events)).encode()
+    produce(broker, topic, [(partition, closing) for partition in range(partitions)])
+
+
 def partition_keys(broker: KafkaBroker, topic: str) -> dict[int, set[str]]:
     """The message keys each partition holds, read back with a plain consumer."""
     from kafka import KafkaConsumer
@@ -81,11 +101,16 @@ def staged_segments(tmp_path: Path) -> tuple[dict, list[list[dict]]]:
                                             for path in sorted((tmp_path / "staged").glob("*.jsonl"))]
 
 
+# A partition silent this long stops holding the watermark, and so do the partitions not heard
+# from yet this long after a run's first message (10 s by default; the tests' traffic is short).
+IDLE = {"MODELMON_SOURCE_IDLE_SECONDS": "2"}
+
+
 def continuous_run(tmp_path: Path, topic: str) -> list[str]:
-    # The watermark is still taken after parsing, over the partitions a subtask reads, which it
-    # reads interleaved: the lateness covers the traffic's 50 minutes of event time.
+    """Checkpoints every second, and the default 5 s of lateness: partitions read interleaved
+    are each judged by their own latest time."""
     return ["--source", topic, "--store", f"chdb://{tmp_path / 'store'}", "--checkpoint-dir",
-            str(tmp_path / "checkpoints"), "--checkpoint-interval", "1", "--lateness-seconds", "3600"]
+            str(tmp_path / "checkpoints"), "--checkpoint-interval", "1"]
 
 
 def send(segments: list[list[dict]], topic: str) -> None:
@@ -102,7 +127,7 @@ def test_a_killed_continuous_run_restored_from_its_checkpoint_resumes_at_its_off
     kafka_broker.create_topic("restored", PARTITIONS)
     topic = f"kafka://{kafka_broker.bootstrap}/restored"
 
-    first = JobProcess(tmp_path, "first", continuous_run(tmp_path, topic), HOLDING_WRITER)
+    first = JobProcess(tmp_path, "first", continuous_run(tmp_path, topic), {**HOLDING_WRITER, **IDLE})
     try:
         first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
         send(segments[:6], topic)
@@ -113,12 +138,12 @@ def test_a_killed_continuous_run_restored_from_its_checkpoint_resumes_at_its_off
     assert WROTE_WINDOWS not in first.text()
     track(segments[6], topic)  # traffic keeps arriving while the job is down
 
-    second = JobProcess(tmp_path, "second", [*continuous_run(tmp_path, topic), "--restore", "latest"])
+    second = JobProcess(tmp_path, "second", [*continuous_run(tmp_path, topic), "--restore", "latest"], IDLE)
     try:
         second.wait_for(lambda: "store writer 1 of 1 open" in second.text(), "the restored job to run")
         send(segments[7:], topic)
         written_before = second.text().count(WROTE_WINDOWS)
-        track([closing_event(expected_events)], topic)
+        close_windows(kafka_broker, "restored", PARTITIONS, expected_events)
         wait_for_the_last_windows(second, written_before)
     finally:
         second.kill()
@@ -136,7 +161,7 @@ def test_a_broker_stopped_for_30_s_mid_run_loses_and_doubles_nothing(tmp_path):
         expected_events, segments = staged_segments(tmp_path)
         broker.create_topic("outage", PARTITIONS)
         topic = f"kafka://{broker.bootstrap}/outage"
-        job = JobProcess(tmp_path, "job", continuous_run(tmp_path, topic))
+        job = JobProcess(tmp_path, "job", continuous_run(tmp_path, topic), IDLE)
         job.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
         send(segments[:6], topic)
         broker.stop()
@@ -144,7 +169,7 @@ def test_a_broker_stopped_for_30_s_mid_run_loses_and_doubles_nothing(tmp_path):
         broker.start()
         send(segments[6:], topic)
         written_before = job.text().count(WROTE_WINDOWS)
-        track([closing_event(expected_events)], topic)
+        close_windows(broker, "outage", PARTITIONS, expected_events)
         wait_for_the_last_windows(job, written_before)
         outage = job.flink_log()
     finally:
@@ -152,4 +177,38 @@ def test_a_broker_stopped_for_30_s_mid_run_loses_and_doubles_nothing(tmp_path):
             job.kill()
         broker.stop()
     assert "disconnected" in outage  # the job's consumer saw the broker go
+    assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
+
+
+def test_a_partition_whose_backlog_is_ten_minutes_behind_another_loses_nothing_to_lateness(kafka_broker, tmp_path):
+    """Each partition has its watermark: with 5 s of lateness, a backlog whose partition 0 is
+    ten minutes of event time behind partition 1 is read interleaved with no event late, and
+    every window exact."""
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    for partition, offset in ((0, 0), (1, 10)):  # partition 1's traffic starts 10 minutes later
+        simulate(tmp_path / "staged" / str(partition), 3_000, endpoints=2, seed=40 + partition,
+                 events_per_second=2.0, segment_lines=3_000, start=start + timedelta(minutes=offset))
+    both = tmp_path / "both"
+    both.mkdir()
+    for path in (tmp_path / "staged").glob("*/*.jsonl"):
+        path.rename(both / f"{path.parent.name}-{path.name}")
+    expected_events = read_spool(both)
+    kafka_broker.create_topic("behind", 2)
+    produce(kafka_broker, "behind", [(int(path.name.split("-")[0]), line) for path in sorted(both.glob("*.jsonl"))
+                                     for line in path.read_bytes().splitlines()])
+
+    topic = f"kafka://{kafka_broker.bootstrap}/behind"
+    job = JobProcess(tmp_path, "job", ["--source", topic, "--store", f"chdb://{tmp_path / 'store'}",
+                                       "--checkpoint-dir", str(tmp_path / "checkpoints"), "--lateness-seconds", "5"],
+                     IDLE)
+    try:
+        # The backlog read (its sampled rows stored) and the idle time since its first message
+        # passed, the closing events move the watermark, which moves only as messages arrive.
+        job.wait_for(lambda: "incoming_features: wrote" in job.text(), "the backlog to be read")
+        time.sleep(3)
+        written_before = job.text().count(WROTE_WINDOWS)
+        close_windows(kafka_broker, "behind", 2, expected_events)
+        wait_for_the_last_windows(job, written_before)
+    finally:
+        job.kill()
     assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
