@@ -13,6 +13,9 @@ Flink's ``json`` format and the 5-minute window in Java, nothing in Python. The 
 job and ceiling run in turns, ``--rounds`` times (3 by default), and its rows give the
 medians: single runs of either vary by several seconds on this machine.
 
+The main case's job also reads the same lines from a Kafka topic of 3 partitions on a local
+broker (Kafka 4.2 on loopback, started by the bench), in as many rounds: the source's cost.
+
 The parse stage, the Python step each block goes through first, is also measured by itself:
 in this process, over the main spool's first lines in the source's blocks and the event
 columns Java reads from them, made beforehand. It says what that stage costs per event
@@ -186,8 +189,8 @@ def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir
         client.close()
 
 
-def _job_command(spool: Path, dsn: str, parallelism: int) -> list[str]:
-    return [sys.executable, "-m", "modelmon.cli", "run", "--bounded", "--source", str(spool), "--store", dsn,
+def _job_command(source: str, dsn: str, parallelism: int) -> list[str]:
+    return [sys.executable, "-m", "modelmon.cli", "run", "--bounded", "--source", source, "--store", dsn,
             "--parallelism", str(parallelism)]
 
 
@@ -226,11 +229,11 @@ def _shown(value: int | float | None) -> int | float | str:
     return "--" if value is None else value
 
 
-def _job_round(case: Case, spool: Path, tiny: Path, name: str, workdir: Path, expected: Totals) -> dict:
-    """The job's start-up run and its run on ``spool``, each into a fresh store; totals checked."""
+def _job_round(case: Case, source: str, tiny: str, name: str, workdir: Path, expected: Totals) -> dict:
+    """The job's start-up run on ``tiny`` and its run on ``source``, each into a fresh store; totals checked."""
     logs = workdir / "logs"
     walls = {}
-    for label, source in (("startup", tiny), ("run", spool)):
+    for label, source in (("startup", tiny), ("run", source)):
         path = workdir / f"store-{name}-{label}"
         shutil.rmtree(path, ignore_errors=True)
         dsn = f"chdb://{path}"
@@ -275,7 +278,7 @@ def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
     name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
     job_rounds, ceiling_rounds = [], []
     for _ in range(rounds):
-        job_rounds.append(_job_round(case, spool, tiny, name, workdir, expected))
+        job_rounds.append(_job_round(case, str(spool), str(tiny), name, workdir, expected))
         if ceiling:
             ceiling_rounds.append(_ceiling_round(case, spool, tiny, name, workdir))
     mismatches = [r["totals"] for r in job_rounds if r["totals"] != "ok"]
@@ -289,6 +292,53 @@ def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
         row["rounds_ratio_to_ceiling"] = [None if r is None else round(r, 3) for r in ratios]
         row["ratio_to_ceiling"] = None if None in ratios else round(statistics.median(ratios), 3)
     return row
+
+
+def _fill_topic(broker, topic: str, spool: Path, partitions: int = 3) -> str:
+    """A topic of ``partitions`` holding the spool's lines, one message each, dealt round the
+    partitions; the bounded job's source reading it from the start."""
+    from kafka import KafkaProducer
+
+    broker.create_topic(topic, partitions)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, batch_size=1 << 20)
+    try:
+        sent = 0
+        for segment in sorted(spool.glob("*.jsonl")):
+            with open(segment, "rb") as handle:
+                for raw in handle:
+                    producer.send(topic, value=raw.rstrip(b"\n"), partition=sent % partitions)
+                    sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return f"kafka://{broker.bootstrap}/{topic}?startup=earliest"
+
+
+def kafka_case(case: Case, workdir: Path, rounds: int) -> dict:
+    """The main case's job reading its spool's lines from a Kafka topic of 3 partitions on a
+    local broker (``tests/support/kafka_broker.py``, Kafka 4.2 on loopback), bounded, from the
+    earliest offsets: the Kafka source beside the spool's, the rest of the job the same."""
+    from tests.support.kafka_broker import KafkaBroker
+
+    spool = _spool(workdir, case)
+    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
+    lines, expected = input_totals(spool)
+    shutil.rmtree(workdir / "kafka", ignore_errors=True)
+    broker = KafkaBroker(workdir / "kafka")
+    broker.start()
+    try:
+        started = time.perf_counter()
+        source = _fill_topic(broker, "bench", spool)
+        filled_s = time.perf_counter() - started
+        tiny_source = _fill_topic(broker, "bench-startup", tiny)
+        name = f"{case.features}f-{case.endpoints}e-{case.lines}-kafka"
+        job_rounds = [_job_round(case, source, tiny_source, name, workdir, expected) for _ in range(rounds)]
+    finally:
+        broker.stop()
+    mismatches = [r["totals"] for r in job_rounds if r["totals"] != "ok"]
+    return {"features": case.features, "endpoints": case.endpoints, "parallelism": case.parallelism, "lines": lines,
+            "events": expected.events, "rounds": rounds, "partitions": 3, "topic_filled_s": round(filled_s, 1),
+            **_summary(job_rounds, expected.events), "totals": mismatches[0] if mismatches else "ok"}
 
 
 def parse_stage(case: Case, workdir: Path) -> dict:
@@ -370,6 +420,9 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
         print(f"  full pipeline / ceiling at parallelism {row['parallelism']}: {_shown(row['ratio_to_ceiling'])} "
               f"(median of {rounds} rounds in turns; per round: job {row['rounds_events_per_s']} events/s, "
               f"ceiling {ceiling['rounds_events_per_s']}, ratio {row['rounds_ratio_to_ceiling']})")
+    kafka = result["kafka"] = kafka_case(main_case, workdir, rounds)
+    print_row("Kafka source, 3 partitions", kafka)
+    print(f"  the topic filled by kafka-python in {kafka['topic_filled_s']} s (not counted)")
     stage = result["parse_stage"] = parse_stage(main_case, workdir)
     print(f"parse stage alone, one process, {stage['lines']:,} lines ({stage['events']:,} events): "
           f"{stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
@@ -383,7 +436,7 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
     print(f"figures written to {output}")
     if output.resolve() == report.RESULTS.resolve():
         report.main()
-    rows = [main, parallel] + result["scaling"]
+    rows = [main, parallel, kafka] + result["scaling"]
     return 0 if all(row["totals"] == "ok" for row in rows) else 1
 
 

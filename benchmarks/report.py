@@ -42,6 +42,8 @@ def benchmark_markdown(results: dict, proxy: dict | None = None) -> str:
     """The page for one bench's results (and the proxy bench's, when there are some)."""
     machine = results["machine"]
     main, parallel, stage = results["main"], results["main_parallel"], results["parse_stage"]
+    kafka = [results["kafka"]] if "kafka" in results else []
+    checked = [main, parallel, *kafka, *results["scaling"]]
     lines = [
         "# Benchmark", "",
         "The latest `make bench` figures, rendered from `benchmarks/results.json` by `python -m benchmarks.report`",
@@ -51,13 +53,16 @@ def benchmark_markdown(results: dict, proxy: dict | None = None) -> str:
         f"- **Input of the main case:** {main['lines']:,} lines = {main['events']:,} events, {main['features']} "
         f"features, {main['endpoints']} endpoints with references; the job's and the ceiling's runs in turns, "
         f"{main['rounds']} rounds, medians shown. Totals checked against the input after every run: "
-        f"{'ok' if all(r['totals'] == 'ok' for r in [main, parallel, *results['scaling']]) else 'MISMATCH'}.",
+        f"{'ok' if all(r['totals'] == 'ok' for r in checked) else 'MISMATCH'}.",
         "- **Ceiling:** the same spool read by Flink's own `json` format, the 5-minute window in Java, a "
-        "`blackhole` sink, no Python.", "",
+        "`blackhole` sink, no Python.",
+        *(["- **Kafka source:** the main case's lines, one message each, in a topic of 3 partitions on a local "
+           "broker (Kafka 4.2, loopback), read from the earliest offsets by a bounded run."] if kafka else []), "",
         "| case | features | endpoints | events/s excl. start-up | rounds | incl. | wall | start-up | peak RSS |",
         "|---|---|---|---|---|---|---|---|---|",
         _row("full pipeline, parallelism 1", main), _row("ceiling, parallelism 1", main["ceiling"]),
         _row("full pipeline, parallelism 2", parallel), _row("ceiling, parallelism 2", parallel["ceiling"]),
+        *(_row("full pipeline, Kafka source, parallelism 1", row) for row in kafka),
         *(_row(f"scaling, {row['lines']:,} lines", row) for row in results["scaling"]), "",
         f"Full pipeline / ceiling, the median of the rounds' ratios: **{main['ratio_to_ceiling']}** at parallelism 1 "
         f"(rounds {', '.join(map(str, main['rounds_ratio_to_ceiling']))}) and **{parallel['ratio_to_ceiling']}** at 2 "
