@@ -75,7 +75,8 @@ class _PredictionParser(ScalarFunction):
         self.references = self.job_references.open()
         self.sample_inserts = SampleInserts(self.dsn, self.sample_insert_rows, self.retry_max_seconds)
 
-    def parse(self, raw_lines: Sequence[bytes], java: JavaEvents, line_partitions: np.ndarray | None = None) -> BatchOutput:
+    def parse(self, raw_lines: Sequence[bytes], java: JavaEvents,
+              line_partitions: np.ndarray | None = None) -> BatchOutput:
         features = FeatureSettings(self.window_ms, self.references.current().get, self.sample_every)
         output = parse_batch(raw_lines, self.tracker, features, self.endpoints, self.slice_ms,
                              self.dead_letter_max_chars, java, line_partitions)

@@ -90,4 +90,3 @@ def source_ddl(config: Config, bounded: bool) -> str:
         options = spool_options(config, bounded)
     with_clause = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items())
     return f"CREATE TEMPORARY TABLE prediction_lines ({columns}) WITH ({with_clause})"
-

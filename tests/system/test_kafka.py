@@ -82,7 +82,7 @@ def test_a_bounded_run_over_a_partitioned_topic_stores_what_the_same_events_from
     sent = track(lines, f"kafka://{kafka_broker.bootstrap}/predictions")
     keys = partition_keys(kafka_broker, "predictions")
     assert len(keys) == PARTITIONS and set().union(*keys.values()) == set(sent)
-    assert all(len([p for p in keys.values() if key in p]) == 1 for key in sent)  # an endpoint's events in one partition
+    assert all(sum(key in p for p in keys.values()) == 1 for key in sent)  # an endpoint's events in one partition
 
     from_kafka = with_references(f"chdb://{tmp_path / 'kafka-store'}", tmp_path / "training.parquet")
     run_monitoring_job(Config(store=from_kafka, source=f"kafka://{kafka_broker.bootstrap}/predictions"), bounded=True)
