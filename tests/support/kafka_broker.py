@@ -87,8 +87,9 @@ class KafkaBroker:
             "appender.file.type=File", "appender.file.name=file", f"appender.file.fileName={directory / 'broker.log'}",
             "appender.file.layout.type=PatternLayout", "appender.file.layout.pattern=%d %p %c{1}: %m%n",
             "logger.server.name=kafka.server.KafkaRaftServer", "logger.server.level=INFO", ""]))
-        self._java("kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id(), "--config",
-                   str(self.properties), "--ignore-formatted", check=True)
+        if not (directory / "data" / "meta.properties").exists():  # formatted once: its data is kept
+            self._java("kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id(), "--config",
+                       str(self.properties), check=True)
 
     @property
     def bootstrap(self) -> str:
