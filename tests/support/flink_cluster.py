@@ -7,7 +7,6 @@ every port bound to 127.0.0.1, with configuration and logs in a temporary direct
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,14 +18,9 @@ import yaml
 from pyflink.find_flink_home import _find_flink_home
 
 from tests.support.environment import child_environment
+from tests.support.loopback import free_port
 
 FLINK_HOME = Path(_find_flink_home())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _write_configuration(conf_dir: Path, rest_port: int, slots: int) -> None:
@@ -34,12 +28,12 @@ def _write_configuration(conf_dir: Path, rest_port: int, slots: int) -> None:
     loopback = "127.0.0.1"
     settings = {
         "env": default["env"],  # the JVM flags Flink needs on Java 17
-        "jobmanager": {"rpc": {"address": loopback, "port": _free_port()}, "bind-host": loopback,
+        "jobmanager": {"rpc": {"address": loopback, "port": free_port()}, "bind-host": loopback,
                        "memory": {"process": {"size": "1024m"}}},
         "taskmanager": {"bind-host": loopback, "host": loopback, "numberOfTaskSlots": slots,
                         "memory": {"process": {"size": "2560m"}}},
         "rest": {"address": loopback, "bind-address": loopback, "port": rest_port},
-        "blob": {"server": {"port": str(_free_port())}},
+        "blob": {"server": {"port": str(free_port())}},
         "parallelism": {"default": 1},
     }
     conf_dir.mkdir(parents=True)
@@ -66,7 +60,7 @@ def _wait_for_slots(rest_url: str, slots: int, timeout: float) -> None:
 @contextmanager
 def standalone_cluster(root: Path, slots: int = 2) -> Iterator[tuple[str, dict[str, str]]]:
     """Yields the JobManager address (host:port) and the environment for ``bin/flink``."""
-    rest_port = _free_port()
+    rest_port = free_port()
     environment = child_environment(FLINK_CONF_DIR=str(root / "conf"), FLINK_LOG_DIR=str(root / "log"),
                                     FLINK_PID_DIR=str(root / "pid"))
     _write_configuration(root / "conf", rest_port, slots)

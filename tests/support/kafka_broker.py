@@ -13,7 +13,6 @@ import base64
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from modelmon.pipelines.reader_jar import cache_directory
+from tests.support.loopback import free_port
 
 KAFKA_VERSION = "4.2.0"
 POM = Path(__file__).parent / "kafka" / "pom.xml"
@@ -49,12 +49,6 @@ def broker_libraries() -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class KafkaBroker:
