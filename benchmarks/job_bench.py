@@ -206,6 +206,15 @@ def _spool(workdir: Path, case: Case) -> Path:
     return spool
 
 
+def _inputs(case: Case, workdir: Path) -> tuple[Path, Path, int, Totals]:
+    """The case's spool, the start-up spool of the same shape, and the spool's lines and totals."""
+    spool = _spool(workdir, case)
+    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
+    lines, expected = input_totals(spool)
+    (workdir / "logs").mkdir(exist_ok=True)
+    return spool, tiny, lines, expected
+
+
 def _rate(count: int, seconds: float) -> int | None:
     """Events per second; None (JSON null, printed --) for no time.
 
@@ -271,10 +280,7 @@ def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
     single runs of either vary by a few seconds on this machine. The ratio to the ceiling is
     the median of each round's ratio, the two having run one after the other.
     """
-    spool = _spool(workdir, case)
-    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
-    lines, expected = input_totals(spool)
-    (workdir / "logs").mkdir(exist_ok=True)
+    spool, tiny, lines, expected = _inputs(case, workdir)
     name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
     job_rounds, ceiling_rounds = [], []
     for _ in range(rounds):
@@ -320,9 +326,7 @@ def kafka_case(case: Case, workdir: Path, rounds: int) -> dict:
     earliest offsets: the Kafka source beside the spool's, the rest of the job the same."""
     from tests.support.kafka_broker import KafkaBroker
 
-    spool = _spool(workdir, case)
-    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
-    lines, expected = input_totals(spool)
+    spool, tiny, lines, expected = _inputs(case, workdir)
     shutil.rmtree(workdir / "kafka", ignore_errors=True)
     broker = KafkaBroker(workdir / "kafka")
     broker.start()

@@ -82,8 +82,7 @@ class KafkaBroker:
             "appender.file.layout.type=PatternLayout", "appender.file.layout.pattern=%d %p %c{1}: %m%n",
             "logger.server.name=kafka.server.KafkaRaftServer", "logger.server.level=INFO", ""]))
         if not (directory / "data" / "meta.properties").exists():  # formatted once: its data is kept
-            self._java("kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id(), "--config",
-                       str(self.properties), check=True)
+            self._format()
 
     @property
     def bootstrap(self) -> str:
@@ -98,9 +97,14 @@ class KafkaBroker:
         return ["java", HEAP, f"-Dlog4j2.configurationFile={self.logging}", "-cp", f"{self.libraries}/*",
                 main_class, *arguments]
 
-    def _java(self, main_class: str, *arguments: str, check: bool) -> subprocess.CompletedProcess:
-        return subprocess.run(self._command(main_class, *arguments), capture_output=True, text=True, check=check,
-                              timeout=120)
+    def _format(self) -> None:
+        """``kafka-storage format`` of the data folder, its message in the error when it refuses."""
+        formatted = subprocess.run(self._command("kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id(),
+                                                 "--config", str(self.properties)),
+                                   capture_output=True, text=True, timeout=120)
+        if formatted.returncode != 0:
+            reason = [line for line in formatted.stderr.splitlines() if not line.lstrip().startswith("at ")]
+            raise RuntimeError(f"formatting {self.directory / 'data'} for Kafka failed: {' '.join(reason)[-1000:]}")
 
     def start(self) -> float:
         """Start the node and wait until a topic can be created and listed; returns the seconds it took."""
