@@ -32,6 +32,7 @@ from typing import Callable, TypeVar
 
 from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.table.udf import udf
@@ -192,6 +193,15 @@ def _with_worker_mode(config: Config, create: Callable[[], T]) -> T:
             os.environ[WORKER_MODE_VARIABLE] = before
 
 
+def keep_python_timers_in_checkpoints() -> None:
+    """Build every Python keyed operator of this process's jobs as the reader jar's
+    ``TimersInCheckpointKeyedProcessOperator`` (see its docstring), not PyFlink's own: PyFlink
+    looks the operator up by its short name in the gateway's view, which an attribute set
+    here shadows. Needs the reader jar on the class path (:func:`job_jars`)."""
+    jvm = get_gateway().jvm
+    jvm.ExternalPythonKeyedProcessOperator = jvm.modelmon.flink.TimersInCheckpointKeyedProcessOperator
+
+
 def runs_locally(t_env: StreamTableEnvironment) -> bool:
     """In a MiniCluster started by this process, not on a cluster (``flink run`` sets the target)."""
     return t_env.get_config().get("execution.target", "local") in ("local", "minicluster")
@@ -208,9 +218,8 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     env = _with_worker_mode(config, StreamExecutionEnvironment.get_execution_environment)
     # Before the table environment exists: its class loader, which finds connector and format
     # factories, is made from the jars known at its creation.
-    jars = job_jars(config)
-    if jars:
-        env.add_jars(*(_as_uri(jar) for jar in jars))
+    env.add_jars(*(_as_uri(jar) for jar in job_jars(config)))
+    keep_python_timers_in_checkpoints()
     t_env = _with_worker_mode(config, lambda: StreamTableEnvironment.create(env))
     settings = t_env.get_config()
     if config.parallelism:

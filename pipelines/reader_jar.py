@@ -1,6 +1,7 @@
 """The Java reader (``pipelines/java``), compiled into a jar on first use.
 
-It holds the two Flink formats that read events in Java, one per kind of source:
+It holds the two Flink formats that read events in Java, one per kind of source (and the
+keyed Python operator whose checkpoints keep its timers, ``TimersInCheckpointKeyedProcessOperator``):
 ``modelmon-line-blocks`` for the filesystem connector (a spool's files in blocks of whole lines,
 one row each: Flink hands rows to Python one at a time, and a row per line caps the job near
 70,000 lines/s) and ``modelmon-events`` for Kafka (one message per row). Beside each block or
@@ -36,6 +37,7 @@ LINE_BLOCKS_FORMAT = "modelmon-line-blocks"
 EVENTS_FORMAT = "modelmon-events"
 JAVA_RELEASE = "11"  # the oldest Java that Flink 2.x runs on
 FLINK_JARS = Path(pyflink.__file__).parent / "lib" / "*"
+PYTHON_OPERATOR_JARS = Path(pyflink.__file__).parent / "opt" / "*"  # flink-python, for the keyed operator
 
 
 def cache_directory() -> Path:
@@ -96,7 +98,7 @@ def reader_jar() -> Path:
         classes, generated = Path(work) / "classes", Path(work) / "Contract.java"
         generated.write_text(contract)
         compiled = subprocess.run(
-            [_javac(), "--release", JAVA_RELEASE, "-nowarn", "-d", str(classes), "-cp", str(FLINK_JARS),
+            [_javac(), "--release", JAVA_RELEASE, "-nowarn", "-d", str(classes), "-cp", f"{FLINK_JARS}{os.pathsep}{PYTHON_OPERATOR_JARS}",
              str(generated), *(str(path) for path in sources if path.suffix == ".java")],
             capture_output=True, text=True)
         if compiled.returncode != 0:
