@@ -17,6 +17,7 @@ def _run(args: argparse.Namespace) -> int:
     from modelmon import store
     from modelmon.pipelines.monitoring_job import config_from_arguments, run_monitoring_job
     from modelmon.pipelines.store_sink import TABLES
+    from modelmon.udfs.contract import STATUS_EXPIRED
 
     config = config_from_arguments(args)
     run_monitoring_job(config, bounded=args.bounded, restore=args.restore)
@@ -24,8 +25,14 @@ def _run(args: argparse.Namespace) -> int:
         client = store.connect(config.store)
         try:
             print(f"rows in the store: {store.row_counts(client, list(TABLES))}")
+            dead_letters = store.dead_letter_counts(client)
         finally:
             client.close()
+        if dead_letters:
+            print(f"dead letters in the store (invalid_events), events per kind: {dead_letters}")
+        if dead_letters.get(STATUS_EXPIRED):
+            print(f"{dead_letters[STATUS_EXPIRED]} events are older than the store keeps them "
+                  f"(retention_days = {config.retention_days}): they are in no window; retention_days = 0 keeps every row")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import weakref
@@ -19,7 +20,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, InterfaceError
 
-from modelmon.sql import ddl_files
+from modelmon.sql import ddl_files, schema_objects, with_retention
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def migrate(client: Client, retention_days: int) -> list[str]:
     for version, text in ddl_files():
         if version in done:
             continue
-        client.command(text.replace("{retention_days}", str(int(retention_days))))
+        client.command(with_retention(text, retention_days))
         checksum = hashlib.sha1(text.encode()).hexdigest()
         client.insert("schema_migrations", [[version, checksum]], column_names=["version", "checksum"])
         applied.append(version)
@@ -81,10 +82,59 @@ def migrate(client: Client, retention_days: int) -> list[str]:
     return applied
 
 
+def retention_of(create_query: str) -> int | None:
+    """A table's TTL in days, from its ``create_table_query`` in ``system.tables``; None for none.
+
+    >>> retention_of("... ORDER BY x TTL toDateTime(t) + toIntervalDay(90) SETTINGS ttl_only_drop_parts = 1")
+    90
+    >>> retention_of("... ORDER BY x SETTINGS ttl_only_drop_parts = 1") is None
+    True
+    """
+    ttl = re.search(r"\bTTL .*?toIntervalDay\((\d+)\)", create_query)
+    return int(ttl.group(1)) if ttl else None
+
+
+def _days(retention: int | None) -> str:
+    return f"{retention} days" if retention is not None else "none"
+
+
+def apply_retention(client: Client, retention_days: int) -> dict[str, int | None]:
+    """Give every table with a TTL in its DDL the retention ``retention_days`` asks for (0: no
+    TTL, rows are kept forever), tables made under another setting included; returns the tables
+    changed, each with its retention before. A shorter retention deletes the rows past it."""
+    if retention_days < 0:
+        raise ValueError(f"retention_days={retention_days}: give a number of days, or 0 to keep every row")
+    created = dict(client.query("SELECT name, create_table_query FROM system.tables "
+                                "WHERE database = currentDatabase()").result_rows)
+    wanted = retention_days or None
+    changed = {}
+    for table in schema_objects():
+        if not table.ttl or table.name not in created:
+            continue
+        before = retention_of(created[table.name])
+        if before == wanted:
+            continue
+        if wanted:
+            client.command(f"ALTER TABLE {table.name} MODIFY TTL "
+                           f"{table.ttl.replace('{retention_days}', str(int(retention_days)))}")
+        else:
+            client.command(f"ALTER TABLE {table.name} REMOVE TTL")
+        changed[table.name] = before
+    if changed:
+        log.warning("store retention: now %s on %s (was %s)", _days(wanted), ", ".join(changed),
+                    ", ".join(sorted({_days(before) for before in changed.values()})))
+    return changed
+
+
 def open_store(dsn: str, retention_days: int = 90) -> Client:
-    """Connect and bring the schema up to date."""
+    """Connect, bring the schema up to date, and give its tables ``retention_days``."""
     client = connect(dsn)
-    migrate(client, retention_days)
+    try:
+        migrate(client, retention_days)
+        apply_retention(client, retention_days)
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
@@ -255,6 +305,12 @@ def insert_arrow(client: Client, table: str, rows: pa.Table) -> None:
     of these tables use FINAL, which gives the same rows either way.
     """
     client.insert_arrow(table, rows, settings={"optimize_on_insert": 0})
+
+
+def dead_letter_counts(client: Client) -> dict[str, int]:
+    """Events kept aside in ``invalid_events``, per kind."""
+    return dict(client.query("SELECT kind, uniqExact(event_key) FROM invalid_events GROUP BY kind ORDER BY kind")
+                .result_rows)
 
 
 def row_counts(client: Client, tables: Sequence[str]) -> dict[str, int]:

@@ -67,9 +67,11 @@ class _PredictionParser(ScalarFunction):
         self.slice_ms = job_slice_ms(config)
         self.dead_letter_max_chars = config.dead_letter_max_chars
         self.idle_ms = round(config.source_idle_seconds * 1000)
+        self.retention_days = config.retention_days
 
     def open(self, function_context: FunctionContext) -> None:
-        self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms, idle_ms=self.idle_ms)
+        self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms, idle_ms=self.idle_ms,
+                                       retention_days=self.retention_days)
         self.endpoints = EndpointCache()
         self.descriptions = Descriptions(self.endpoints)
         self.references = self.job_references.open()

@@ -20,12 +20,26 @@ class SchemaObject:
     columns: list[tuple[str, str]]  # (name, type); a view's types are blank
     engine: str  # a table's; blank for a view
     order_by: str  # a table's key
+    ttl: str = ""  # a table's TTL expression, ``{retention_days}`` in it; blank for none
 
 
 def ddl_files() -> list[tuple[str, str]]:
     """(version, text) of every DDL file, in order."""
     files = sorted(f for f in resources.files(__name__).iterdir() if f.name.endswith(".sql"))
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+
+
+def with_retention(ddl: str, retention_days: int) -> str:
+    r"""A DDL file's text with its TTL kept ``retention_days`` (0: no TTL line at all).
+
+    >>> with_retention("ORDER BY k\nTTL toDateTime(t) + INTERVAL {retention_days} DAY\nSETTINGS x = 1", 7)
+    'ORDER BY k\nTTL toDateTime(t) + INTERVAL 7 DAY\nSETTINGS x = 1'
+    >>> with_retention("ORDER BY k\nTTL toDateTime(t) + INTERVAL {retention_days} DAY\nSETTINGS x = 1", 0)
+    'ORDER BY k\nSETTINGS x = 1'
+    """
+    if not retention_days:
+        return re.sub(r"^TTL .*\{retention_days\}.*\n", "", ddl, flags=re.M)
+    return ddl.replace("{retention_days}", str(int(retention_days)))
 
 
 def schema_objects() -> list[SchemaObject]:
@@ -40,8 +54,9 @@ def schema_objects() -> list[SchemaObject]:
             columns = [(name, re.sub(r"\s+(CODEC|DEFAULT)\b.*", "", kind)) for name, kind in columns]
             order_by = re.search(r"ORDER BY \(?([^)\n]*)\)?", text).group(1)
             engine = re.search(r"ENGINE = (\w+)", text).group(1)
+            ttl = re.search(r"^TTL (.*)$", text, re.M)
             objects[table.group(1)] = SchemaObject(table.group(1), "table", version, description, columns, engine,
-                                                   order_by)
+                                                   order_by, ttl.group(1) if ttl else "")
             continue
         view = re.search(r"CREATE OR REPLACE VIEW (\w+) AS\s*SELECT(.*?)\nFROM", text, re.S)
         if view:

@@ -16,6 +16,7 @@ from typing import Any
 STATUS_OK = "ok"
 STATUS_INVALID = "invalid"
 STATUS_LATE = "late"
+STATUS_EXPIRED = "expired"  # older than the store's retention
 
 # The base fields naming an endpoint, in the order the Java reader reports them.
 ENDPOINT_FIELDS = ("class", "model", "version", "function_uri", "project", "endpoint_id")

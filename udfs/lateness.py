@@ -1,6 +1,7 @@
 """Lateness, judged on a batch's events in arrival order: the events Flink's watermark could
-have passed are ``late`` (dead letters, never counted in a window), and events too far ahead
-of the clock are ``invalid``, so that they cannot move the watermark."""
+have passed are ``late`` (dead letters, never counted in a window), events too far ahead
+of the clock are ``invalid``, so that they cannot move the watermark, and events older than
+the store's retention are ``expired``: their windows' rows would be deleted by the tables' TTL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from modelmon.udfs.contract import STATUS_INVALID, STATUS_LATE, STATUS_OK
+from modelmon.udfs.contract import STATUS_EXPIRED, STATUS_INVALID, STATUS_LATE, STATUS_OK
 from modelmon.udfs.event_columns import EventColumns
 
 
@@ -31,14 +32,17 @@ class LatenessTracker:
 
     An event more than ``ahead_ms`` past the wall clock (continuous runs, ``ahead_ms`` > 0) is
     invalid: taken in, it would move the watermark so far that every later event were late.
+    An event more than ``retention_days`` before the wall clock (bounded runs too; 0 for none)
+    is expired.
     """
 
     def __init__(self, lateness_ms: int | None, ahead_ms: int = 0, clock_ms=lambda: time.time_ns() // 1_000_000,
-                 idle_ms: int = 10_000):
+                 idle_ms: int = 10_000, retention_days: int = 0):
         self.lateness_ms = lateness_ms
         self.ahead_ms = ahead_ms if lateness_ms is not None else 0
         self.clock_ms = clock_ms
         self.idle_ms = idle_ms
+        self.retention_days = retention_days
         self.max_time_ms: int | None = None
         self.partition_max_ms: dict[int, int] = {}  # each partition's latest event time
         self.partition_seen_ms: dict[int, int] = {}  # wall-clock time of each partition's latest message
@@ -47,6 +51,11 @@ class LatenessTracker:
     @property
     def ahead_reason(self) -> str:
         return f"event time is more than {self.ahead_ms} ms ahead of the clock"
+
+    @property
+    def expired_reason(self) -> str:
+        return (f"event time is more than {self.retention_days} days ago: the store keeps {self.retention_days} days "
+                f"(retention_days; 0 keeps everything)")
 
     @property
     def late_reason(self) -> str:
@@ -76,6 +85,7 @@ class LatenessTracker:
 
 
 _FLOOR = np.iinfo(np.int64).min
+DAY_MS = 86_400_000
 
 
 def judged(events: EventColumns, tracker: LatenessTracker, line_partitions: np.ndarray | None = None) -> EventColumns:
@@ -92,6 +102,14 @@ def judged(events: EventColumns, tracker: LatenessTracker, line_partitions: np.n
     >>> judged(events, LatenessTracker(None)).status.tolist()
     ['ok', 'ok', 'ok', 'ok']
 
+    Ninety days of retention, judged on 2026-04-01 (2026-01-01 is 90 days before it):
+
+    >>> april = lambda: 1775001600000
+    >>> judged(events, LatenessTracker(None, clock_ms=april, retention_days=90)).status.tolist()
+    ['ok', 'ok', 'ok', 'ok']
+    >>> judged(events, LatenessTracker(None, clock_ms=lambda: april() + 5500, retention_days=90)).status.tolist()
+    ['expired', 'expired', 'expired', 'ok']
+
     Two partitions, the second ten minutes behind the first: only what is late within the
     slower partition is late, where one stream would make it all late.
 
@@ -103,9 +121,14 @@ def judged(events: EventColumns, tracker: LatenessTracker, line_partitions: np.n
     ['ok', 'late', 'ok', 'late', 'late', 'late', 'ok']
     """
     candidates = np.flatnonzero(events.status == STATUS_OK)
-    if tracker.lateness_ms is None or not len(candidates):
-        return events
     status, reason = events.status.copy(), list(events.reason)
+    if tracker.retention_days and len(candidates):
+        expired = events.time_ms[candidates] < tracker.clock_ms() - tracker.retention_days * DAY_MS
+        for i in candidates[expired]:
+            status[i], reason[i] = STATUS_EXPIRED, tracker.expired_reason
+        candidates = candidates[~expired]
+    if tracker.lateness_ms is None or not len(candidates):
+        return replace(events, status=status, reason=reason)
     time_ms = events.time_ms[candidates]
     ahead = np.zeros(len(candidates), dtype=bool)
     if tracker.ahead_ms > 0:

@@ -1,8 +1,11 @@
-"""Rows of the store's tables made by hand, and a check that this process can open another store."""
+"""Rows of the store's tables made by hand, the tables' TTL, and a check that this process can open
+another store."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+import clickhouse_connect
 
 from modelmon import store
 
@@ -24,3 +27,14 @@ def opens_another_store(path) -> bool:
         return True
     except store.UNAVAILABLE:
         return False
+
+
+def ttl_days(dsn: str) -> dict[str, int | None]:
+    """The TTL in days (None: none) of two tables, one windowed and the dead letters."""
+    client = clickhouse_connect.get_client(dsn=dsn)
+    try:
+        return {name: store.retention_of(query) for name, query in client.query(
+            "SELECT name, create_table_query FROM system.tables WHERE name IN ('endpoint_metrics', 'invalid_events')"
+        ).result_rows}
+    finally:
+        client.close()

@@ -9,7 +9,7 @@ import pytest
 from modelmon import store
 from modelmon.pipelines.store_sink import TABLES
 from modelmon.sql import ddl_files
-from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, METRICS_ROW
+from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, METRICS_ROW, ttl_days
 
 @pytest.fixture
 def client(tmp_path):
@@ -58,3 +58,16 @@ def test_migrating_a_store_an_older_version_made_adds_the_rest_and_keeps_its_row
     endpoints = client.query("SELECT endpoint_id, model, requests_count, invalid_count FROM endpoints").result_rows
     assert endpoints == [("e1", "m", 7, 1)]
     assert set(TABLES) <= {row[0] for row in client.query("SHOW TABLES").result_rows}
+
+
+def test_a_changed_retention_is_applied_to_the_existing_tables(tmp_path):
+    dsn = f"chdb://{tmp_path / 'store'}"
+    store.open_store(dsn, retention_days=90).close()
+    store.open_store(dsn, retention_days=30).close()
+    assert ttl_days(dsn) == {"endpoint_metrics": 30, "invalid_events": 30}
+    store.open_store(dsn, retention_days=0).close()
+    assert ttl_days(dsn) == {"endpoint_metrics": None, "invalid_events": None}
+    store.open_store(dsn, retention_days=90).close()
+    assert ttl_days(dsn) == {"endpoint_metrics": 90, "invalid_events": 90}
+    with pytest.raises(ValueError, match="retention_days=-1: give a number of days, or 0"):
+        store.open_store(dsn, retention_days=-1)
