@@ -69,6 +69,22 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_many(args: argparse.Namespace) -> int:
+    from modelmon import store
+    from modelmon.reference import read_manifest, register_references
+
+    config = load_config(args.config, store=args.store)
+    registrations = read_manifest(args.manifest)
+    client = store.open_store(config.store, config.retention_days)
+    try:
+        registered = register_references(client, registrations, args.bins, args.possible_threshold,
+                                         args.detected_threshold)
+    finally:
+        client.close()
+    print(f"registered {len(registered)} reference(s) from {args.manifest}")
+    return 0
+
+
 def _register_reference(args: argparse.Namespace) -> int:
     from modelmon import store
     from modelmon.reference import register_reference
@@ -149,12 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--label-column", help="excluded from the features")
     register.add_argument("--features", help="comma-separated feature columns, in the order of the model's inputs "
                                              "(default: every column but the label)")
-    register.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"histogram bins (default {DEFAULT_BINS})")
-    register.add_argument("--possible-threshold", type=float, default=DEFAULT_POSSIBLE_THRESHOLD,
-                          help=f"drift_measure for POSSIBLE_DRIFT (default {DEFAULT_POSSIBLE_THRESHOLD})")
-    register.add_argument("--detected-threshold", type=float, default=DEFAULT_DETECTED_THRESHOLD,
-                          help=f"drift_measure for DRIFT_DETECTED (default {DEFAULT_DETECTED_THRESHOLD})")
     register.set_defaults(handler=_register_reference)
+    register_many = reference_commands.add_parser(
+        "register-many", help="register a fleet's references from a CSV manifest in one process")
+    register_many.add_argument("--store")
+    register_many.add_argument("--config")
+    register_many.add_argument("--manifest", required=True,
+                               help="CSV with columns project,function_uri,model,training_set[,label_column]; "
+                                    "a relative training_set is relative to the manifest")
+    register_many.set_defaults(handler=_register_many)
+    for command in (register, register_many):
+        command.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"histogram bins (default {DEFAULT_BINS})")
+        command.add_argument("--possible-threshold", type=float, default=DEFAULT_POSSIBLE_THRESHOLD,
+                             help=f"drift_measure for POSSIBLE_DRIFT (default {DEFAULT_POSSIBLE_THRESHOLD})")
+        command.add_argument("--detected-threshold", type=float, default=DEFAULT_DETECTED_THRESHOLD,
+                             help=f"drift_measure for DRIFT_DETECTED (default {DEFAULT_DETECTED_THRESHOLD})")
 
     demo = commands.add_parser("demo", help="simulator + job + proxy on a fresh embedded store")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -116,31 +116,101 @@ def profile_training_set(path: str | Path, features: list[str] | None = None, la
     return TrainingProfile(names, numeric_flags, stats, edges, counts[:, 1:-1], rows)
 
 
-def register_reference(client: Client, project: str, function_uri: str, model: str, training_set: str | Path,
-                       features: list[str] | None = None, label_column: str | None = None,
-                       bins: int = DEFAULT_BINS, possible_threshold: float = DEFAULT_POSSIBLE_THRESHOLD,
-                       detected_threshold: float = DEFAULT_DETECTED_THRESHOLD) -> tuple[str, int]:
-    """Profile ``training_set`` and store it as the endpoint's newest reference.
+@dataclass(frozen=True)
+class Registration:
+    """One endpoint's reference to register: the endpoint as its events name it, and the
+    training set to profile. ``where`` names it in errors (a manifest's line)."""
 
-    ``model`` is ``name[:version]``; ``function_uri`` is ``[project/]function[:tag][@hash]``.
-    Returns (endpoint id, reference id).
+    project: str
+    function_uri: str  # [project/]function[:tag][@hash]
+    model: str  # name[:version]
+    training_set: str
+    label_column: str | None = None
+    features: tuple[str, ...] | None = None  # default: every column but the label
+    where: str = ""
+
+
+MANIFEST_COLUMNS = ("project", "function_uri", "model", "training_set")  # then optionally label_column
+
+
+def read_manifest(path: str | Path) -> list[Registration]:
+    """A fleet's registrations from a CSV manifest with the columns :data:`MANIFEST_COLUMNS`
+    and optionally ``label_column``; a relative ``training_set`` is relative to the manifest."""
+    path = Path(path)
+    table = pyarrow.csv.read_csv(path, convert_options=pyarrow.csv.ConvertOptions(
+        column_types={name: pa.string() for name in (*MANIFEST_COLUMNS, "label_column")}))
+    missing = [name for name in MANIFEST_COLUMNS if name not in table.column_names]
+    if missing:
+        raise ValueError(f"manifest {path} has no column(s) {missing}; it needs {list(MANIFEST_COLUMNS)} "
+                         f"and optionally label_column")
+    rows = table.to_pylist()
+    registrations = []
+    for line, row in enumerate(rows, start=2):
+        blank = [name for name in MANIFEST_COLUMNS if not row[name]]
+        if blank:
+            raise ValueError(f"manifest {path} line {line}: {', '.join(blank)} is empty")
+        training_set = Path(row["training_set"])
+        registrations.append(Registration(row["project"], row["function_uri"], row["model"],
+                                          str(training_set if training_set.is_absolute() else path.parent / training_set),
+                                          row.get("label_column") or None, where=f"manifest {path} line {line}"))
+    return registrations
+
+
+def register_references(client: Client, registrations: Sequence[Registration], bins: int = DEFAULT_BINS,
+                        possible_threshold: float = DEFAULT_POSSIBLE_THRESHOLD,
+                        detected_threshold: float = DEFAULT_DETECTED_THRESHOLD) -> list[tuple[str, int]]:
+    """Profile each registration's training set and store it as its endpoint's newest reference;
+    returns (endpoint id, reference id) for each.
+
+    A fleet shares training sets: each (file, label, features) is profiled once. Nothing is
+    stored unless every registration is valid, and then in two inserts, so 10,000 endpoints
+    take one process and a few seconds, not 10,000 processes.
     """
     if not 0 < possible_threshold <= detected_threshold:
         raise ValueError("thresholds must satisfy 0 < possible <= detected")
-    uri_text = function_uri if "/" in function_uri else f"{project}/{function_uri}"
-    uri = parse_function_uri(uri_text)
-    model_name, _, version = model.partition(":")
-    endpoint = compute_endpoint_id(uri.project, uri.function, uri.tag, uri.hash, model_name, version)
-    profile = profile_training_set(training_set, features, label_column, bins)
-    reference_id = time.time_ns() // 1000
-    registered_at = datetime.fromtimestamp(reference_id / 1e6, tz=timezone.utc)
+    started = time.perf_counter()
+    profiles: dict[tuple, TrainingProfile] = {}
+    endpoint_rows, feature_rows, registered = [], [], []
+    first_id = time.time_ns() // 1000  # reference ids are registration times in µs, one apart here
+    for number, registration in enumerate(registrations):
+        try:
+            uri_text = (registration.function_uri if "/" in registration.function_uri
+                        else f"{registration.project}/{registration.function_uri}")
+            uri = parse_function_uri(uri_text)
+            key = (registration.training_set, registration.label_column, registration.features)
+            if key not in profiles:
+                profiles[key] = profile_training_set(registration.training_set, list(registration.features or ()),
+                                                     registration.label_column, bins)
+        except (ValueError, OSError) as error:  # a bad line, a training set that cannot be read
+            if not registration.where:
+                raise
+            raise ValueError(f"{registration.where}: {error}") from None
+        profile = profiles[key]
+        model_name, _, version = registration.model.partition(":")
+        endpoint = compute_endpoint_id(uri.project, uri.function, uri.tag, uri.hash, model_name, version)
+        reference_id = first_id + number
+        endpoint_rows.append([
+            registration.project, endpoint, reference_id, datetime.fromtimestamp(reference_id / 1e6, tz=timezone.utc),
+            uri_text, model_name, version, profile.feature_names, registration.label_column,
+            registration.training_set, profile.rows, bins, possible_threshold, detected_threshold])
+        feature_rows += _feature_rows(registration.project, endpoint, reference_id, profile)
+        registered.append((endpoint, reference_id))
+    # Features first: a job that sees the endpoints' rows finds their features too.
+    store.insert(client, "reference_features", [
+        "project", "endpoint_id", "reference_id", "feature_index", "feature_name", "count", "invalid_count",
+        "mean", "std", "min", "max", "bin_edges", "bin_counts"], feature_rows)
     store.insert(client, "reference_endpoints", [
         "project", "endpoint_id", "reference_id", "registered_at", "function_uri", "model", "version",
         "feature_names", "label_column", "training_set", "training_rows", "bins", "possible_threshold",
-        "detected_threshold"], [[
-            project, endpoint, reference_id, registered_at, uri_text,
-            model_name, version, profile.feature_names, label_column, str(training_set), profile.rows, bins,
-            possible_threshold, detected_threshold]])
+        "detected_threshold"], endpoint_rows)
+    log.info("registered %d reference(s) from %d training set profile(s), %d feature rows, in %.1f s",
+             len(registered), len(profiles), len(feature_rows), time.perf_counter() - started)
+    return registered
+
+
+def _feature_rows(project: str, endpoint: str, reference_id: int, profile: TrainingProfile) -> list[list]:
+    """``reference_features`` rows of one reference: stats and histogram of each numeric feature,
+    and a row holding the position of each other one."""
     rows, numeric_index = [], 0
     std = profile.stats.std()
     for index, (name, numeric) in enumerate(zip(profile.feature_names, profile.numeric)):
@@ -153,12 +223,21 @@ def register_reference(client: Client, project: str, function_uri: str, model: s
                          profile.edges[j].tolist(), profile.counts[j].tolist()])
         else:
             rows.append([project, endpoint, reference_id, index, name, 0, profile.rows, None, None, None, None, [], []])
-    store.insert(client, "reference_features", [
-        "project", "endpoint_id", "reference_id", "feature_index", "feature_name", "count", "invalid_count",
-        "mean", "std", "min", "max", "bin_edges", "bin_counts"], rows)
-    log.info("registered reference %d for endpoint %s: %d features, %d rows", reference_id, endpoint,
-             len(profile.feature_names), profile.rows)
-    return endpoint, reference_id
+    return rows
+
+
+def register_reference(client: Client, project: str, function_uri: str, model: str, training_set: str | Path,
+                       features: list[str] | None = None, label_column: str | None = None,
+                       bins: int = DEFAULT_BINS, possible_threshold: float = DEFAULT_POSSIBLE_THRESHOLD,
+                       detected_threshold: float = DEFAULT_DETECTED_THRESHOLD) -> tuple[str, int]:
+    """Profile ``training_set`` and store it as the endpoint's newest reference.
+
+    ``model`` is ``name[:version]``; ``function_uri`` is ``[project/]function[:tag][@hash]``.
+    Returns (endpoint id, reference id).
+    """
+    registration = Registration(project, function_uri, model, str(training_set), label_column,
+                                tuple(features) if features else None)
+    return register_references(client, [registration], bins, possible_threshold, detected_threshold)[0]
 
 
 _NEWEST = "SELECT endpoint_id, max(reference_id) FROM reference_endpoints GROUP BY endpoint_id"
