@@ -4,23 +4,24 @@ each merged from :class:`modelmon.udfs.slices.Slice` records. Plain functions; t
 (pipelines/monitoring_job.py) keeps the slices in keyed state.
 
 A HOP window starts on a multiple of the slide and is emitted when it holds at least one
-event, as Flink's ``HOP`` does. Percentiles interpolate linearly between the two nearest
-latencies (``numpy.percentile``'s default).
+event, as Flink's ``HOP`` does. Its latency percentiles come from the latency sketch of its
+slices (within 1 % of ``numpy.percentile``'s linear ones on the same latencies); its average
+and maximum are exact.
 
 When the watermark passes many ends at once (the end of a bounded input, or catching up after
-an outage), the HOP windows slide over the slices: each window keeps its latencies sorted and
-takes in and lets go of a slice's at each end, instead of merging and partitioning an hour of
-latencies afresh for every end.
+an outage), the HOP windows slide over the slices: each window adds a slice's counts as it
+comes in and subtracts them as it leaves, instead of merging an hour of slices afresh for every end.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
+from collections import deque
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from modelmon.udfs.latency_sketch import BUCKETS, ZERO_BUCKET, LatencySketch, dense_percentiles
 from modelmon.udfs.slices import Slice
 
 PERCENTILES = (50, 95, 99)
@@ -31,11 +32,12 @@ def merged(slices: Iterable[Slice]) -> dict[str, Slice]:
 
     >>> from modelmon.udfs.contract import Endpoint
     >>> e, f = Endpoint("p", "e", "p/f", "m", "", "C", "{}"), Endpoint("p", "e", "p/f", "m", "2", "C", "{}")
-    >>> a = Slice(0, "p", "e", 2, 3, 1, np.array([5]), 10, 20, e, {"c": (1, 0.5, 0.5, 0.5)})
-    >>> b = Slice(60, "p", "e", 1, 1, 0, np.array([7]), 65, 70, f, {"c": (1, 1.5, 1.5, 1.5), "d": (1, 2.0, 2.0, 2.0)})
+    >>> a = Slice(0, "p", "e", 2, 3, 1, LatencySketch.of(np.array([5])), 10, 20, e, {"c": (1, 0.5, 0.5, 0.5)})
+    >>> b = Slice(60, "p", "e", 1, 1, 0, LatencySketch.of(np.array([7])), 65, 70, f,
+    ...           {"c": (1, 1.5, 1.5, 1.5), "d": (1, 2.0, 2.0, 2.0)})
     >>> m = merged([a, b])["p"]
-    >>> m.requests, m.predictions, m.errors, m.latencies.tolist(), m.first_ms, m.last_ms, m.endpoint.version, m.metrics
-    (3, 4, 1, [5, 7], 10, 70, '2', {'c': (2, 2.0, 0.5, 1.5), 'd': (1, 2.0, 2.0, 2.0)})
+    >>> m.requests, m.predictions, m.errors, m.latency.total_us, m.first_ms, m.last_ms, m.endpoint.version, m.metrics
+    (3, 4, 1, 12, 10, 70, '2', {'c': (2, 2.0, 0.5, 1.5), 'd': (1, 2.0, 2.0, 2.0)})
     """
     by_project: dict[str, list[Slice]] = {}
     for s in slices:
@@ -43,40 +45,10 @@ def merged(slices: Iterable[Slice]) -> dict[str, Slice]:
     return {project: group[0] if len(group) == 1 else Slice.combine(group) for project, group in by_project.items()}
 
 
-def sorted_percentiles(ordered: np.ndarray) -> list[float]:
-    """``numpy.percentile(ordered, PERCENTILES)`` (linear) of a sorted, non-empty array, with
-    numpy's interpolation but without its per-call overhead.
-
-    >>> rng = np.random.default_rng(0)
-    >>> samples = [np.sort(rng.integers(0, 10**6, n)).astype(np.float64) for n in (1, 2, 3, 7, 100, 1001)]
-    >>> all(sorted_percentiles(a) == np.percentile(a, PERCENTILES).tolist() for a in samples)
-    True
-    """
-    n = len(ordered)
-    values = []
-    for q in PERCENTILES:
-        position = (n - 1) * (q / 100)
-        below = math.floor(position)
-        low, high = float(ordered[below]), float(ordered[min(below + 1, n - 1)])
-        weight = position - below
-        difference = high - low
-        values.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
-    return values
-
-
-def without(ordered: np.ndarray, leaving: np.ndarray) -> np.ndarray:
-    """The sorted ``ordered`` less the values of the sorted ``leaving`` (each one of its values).
-
-    >>> without(np.array([1, 2, 2, 2, 5, 7]), np.array([2, 2, 7])).tolist()
-    [1, 2, 5]
-    """
-    repeat = np.arange(len(leaving)) - np.searchsorted(leaving, leaving, side="left")
-    return np.delete(ordered, np.searchsorted(ordered, leaving, side="left") + repeat)
-
-
 class _ProjectWindow:
-    """One project's events in a sliding HOP window: counts, the exact latency sum, and the
-    latencies in order, which take in and let go of whole slices' latencies."""
+    """One project's events in a sliding HOP window: counts, the exact latency count and sum,
+    the latency sketch as dense bucket counts, and the latency maximum of each slice in order:
+    all take in and let go of whole slices."""
 
     def __init__(self) -> None:
         self.endpoint_id = ""
@@ -84,53 +56,46 @@ class _ProjectWindow:
 
     def _empty(self) -> None:
         self.slices = 0
-        self.requests = self.predictions = self.errors = self.latency_sum = 0
-        self.ordered = np.zeros(0, dtype=np.int64)
-        self.coming: list[np.ndarray] = []
-        self.leaving: list[np.ndarray] = []
+        self.requests = self.predictions = self.errors = self.latency_sum = self.latency_count = 0
+        self.buckets = np.zeros(BUCKETS, dtype=np.int64)
+        self.maxima: deque[int | None] = deque()  # per slice, in start order: slices leave in the order they came
 
     def add(self, s: Slice) -> None:
         self.slices += 1
         self.requests += s.requests
         self.predictions += s.predictions
         self.errors += s.errors
-        self.latency_sum += int(s.latencies.sum())
-        self.coming.append(s.latencies)
+        self.latency_sum += s.latency.total_us
+        self.latency_count += s.latency.count
+        self.buckets[s.latency.keys - ZERO_BUCKET] += s.latency.counts
+        self.maxima.append(s.latency.max_us if s.latency.count else None)
         self.endpoint_id = s.endpoint_id
 
     def remove(self, s: Slice) -> None:
         self.slices -= 1
-        if not self.slices:  # nothing left: forget the latencies instead of taking them out
+        if not self.slices:  # nothing left: start over rather than take out
             self._empty()
             return
         self.requests -= s.requests
         self.predictions -= s.predictions
         self.errors -= s.errors
-        self.latency_sum -= int(s.latencies.sum())
-        self.leaving.append(s.latencies)
-
-    def latencies(self) -> np.ndarray:
-        """The window's latencies, sorted."""
-        if self.coming:
-            self.ordered = np.sort(np.concatenate([self.ordered, *self.coming]), kind="stable")
-            self.coming = []
-        if self.leaving:
-            self.ordered = without(self.ordered, np.sort(np.concatenate(self.leaving)))
-            self.leaving = []
-        return self.ordered
+        self.latency_sum -= s.latency.total_us
+        self.latency_count -= s.latency.count
+        self.buckets[s.latency.keys - ZERO_BUCKET] -= s.latency.counts
+        self.maxima.popleft()
 
     def row(self, project: str, window_size: str, start: int, size_ms: int) -> dict:
-        """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors."""
+        """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors.
+        Average and maximum are exact, percentiles within 1 % (:mod:`modelmon.udfs.latency_sketch`)."""
         row = {"project": project, "endpoint_id": self.endpoint_id, "window_size": window_size,
                "window_start": start, "window_end": start + size_ms, "requests_count": self.requests,
                "predictions_count": self.predictions, "predictions_per_second": self.predictions / (size_ms / 1000),
                "error_count": self.errors, "latency_avg": None, "latency_p50": None, "latency_p95": None,
                "latency_p99": None, "latency_max": None}
-        latencies = self.latencies()
-        if latencies.size:
-            p50, p95, p99 = sorted_percentiles(latencies)
-            row.update(latency_avg=self.latency_sum / latencies.size, latency_p50=p50, latency_p95=p95,
-                       latency_p99=p99, latency_max=float(latencies[-1]))
+        if self.latency_count:
+            p50, p95, p99 = dense_percentiles(self.buckets, PERCENTILES)
+            row.update(latency_avg=self.latency_sum / self.latency_count, latency_p50=p50, latency_p95=p95,
+                       latency_p99=p99, latency_max=float(max(m for m in self.maxima if m is not None)))
         return row
 
 
@@ -186,7 +151,7 @@ def windows_ending(state: Mapping[int, list[Slice]], ends: Iterable[int], slide_
 
     >>> from modelmon.udfs.contract import Endpoint
     >>> e = Endpoint("p", "e", "p/f", "m", "", "C", "{}")
-    >>> state = {0: [Slice(0, "p", "e", 1, 1, 0, np.array([7]), 5, 5, e, {"c": (1, 2.0, 2.0, 2.0)})]}
+    >>> state = {0: [Slice(0, "p", "e", 1, 1, 0, LatencySketch.of(np.array([7])), 5, 5, e, {"c": (1, 2.0, 2.0, 2.0)})]}
     >>> rows = list(windows_ending(state, [60_000], 60_000, {"5m": 300_000}))
     >>> [(table, row["window_start"]) for table, row in rows], rows[2][1]["mean"]
     ([('endpoint_metrics', -240000), ('endpoint_activity', 0), ('custom_metrics', 0)], 2.0)

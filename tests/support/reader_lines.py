@@ -108,7 +108,8 @@ def normalized(output: BatchOutput) -> dict:
     return {
         "time_ms": output.time_ms,
         "slices": sorted((s.project, s.endpoint_id, s.start, s.requests, s.predictions, s.errors, s.first_ms, s.last_ms,
-                          s.endpoint, s.latencies.tolist(), sorted(s.metrics.items())) for s in output.slices),
+                          s.endpoint, s.latency.keys.tolist(), s.latency.counts.tolist(), s.latency.total_us, s.latency.max_us,
+                          sorted(s.metrics.items())) for s in output.slices),
         "partials": {key: (s.count.tolist(), s.invalid.tolist(), s.bins.tolist(), s.minimum.tolist(),
                            s.maximum.tolist(), s.mean, s.m2) for key, s in partials.items()},
         "dead_letters": Counter(json.dumps(row, sort_keys=True) for row in output.dead_letters),
