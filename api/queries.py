@@ -158,6 +158,18 @@ def feature_actuals(client: Client, endpoint_id: str, start: datetime, end: date
                  endpoint=endpoint_id, start=start, end=end, reference=reference_id)
 
 
+def latency_over_range(client: Client, endpoint_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The latency of an endpoint's successful requests in the activity windows starting in
+    [start, end): their count, sum and maximum, and their sketches summed (bucket -> count)."""
+    return _rows(client, """
+        SELECT sum(latency_count) AS count, sum(latency_sum) AS total, max(latency_max) AS maximum,
+               sumMap(latency_buckets) AS buckets
+        FROM endpoint_activity FINAL
+        WHERE endpoint_id = {endpoint:String}
+          AND window_start >= {start:DateTime64(3, 'UTC')} AND window_start < {end:DateTime64(3, 'UTC')}""",
+                 endpoint=endpoint_id, start=start, end=end)[0]
+
+
 def drift_statuses(client: Client, endpoint_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The endpoint's drift status rows ending in [start, end], and the last one before."""
     return _rows(client, """

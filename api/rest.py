@@ -14,6 +14,8 @@ from modelmon.api.db import get_store
 from modelmon.api.feature_analysis import analyze_features
 from modelmon.api.grafana import iso_utc, parse_iso_time
 from modelmon.udfs.drift import MEASURE_NAMES
+from modelmon.udfs.latency_sketch import bucket_percentiles
+from modelmon.udfs.metric_windows import PERCENTILES
 
 bp = Blueprint("rest", __name__, url_prefix="/api/projects/<project>/model-endpoints")
 
@@ -126,6 +128,24 @@ def get_model_endpoint(project: str, endpoint_id: str):
                 drift[f"{name}_mean"] = analysis.overall.means[name]
         endpoint["status"]["drift_measures"] = drift
     return jsonify(endpoint)
+
+
+@bp.get("/<endpoint_id>/latency")
+def latency_over_range(project: str, endpoint_id: str):
+    """The latency (µs) of the endpoint's successful requests in the windows starting in [start,
+    end): count, average and maximum exact, p50/p95/p99 from the windows' summed sketches, within
+    1 % of the percentiles of the requests' latencies. Nulls when there were none."""
+    start, end = _time_range()
+    if not queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id):
+        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
+    stored = queries.latency_over_range(get_store(), endpoint_id, start, end)
+    answer = {"start": iso_utc(start), "end": iso_utc(end), "count": int(stored["count"]), "avg": None, "max": None,
+              **{f"p{q}": None for q in PERCENTILES}}
+    if stored["count"]:
+        answer.update(avg=stored["total"] / stored["count"], max=stored["maximum"],
+                      **{f"p{q}": value for q, value in zip(PERCENTILES, bucket_percentiles(stored["buckets"],
+                                                                                             PERCENTILES))})
+    return jsonify(answer)
 
 
 @bp.get("/<endpoint_id>/features")

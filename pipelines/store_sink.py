@@ -136,7 +136,8 @@ ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "endpoint_activity": {
         "project": _identity, "endpoint_id": _identity, "window_start": to_datetime,
         "first_request": to_datetime, "last_request": to_datetime, "requests_count": _identity,
-        "predictions_count": _identity, "error_count": _identity, "function_uri": _identity,
+        "predictions_count": _identity, "error_count": _identity, "latency_count": _identity,
+        "latency_sum": _identity, "latency_max": _identity, "latency_buckets": _identity, "function_uri": _identity,
         "model": _identity, "version": _identity, "model_class": _identity, "labels": _labels,
     },
     "invalid_events": {

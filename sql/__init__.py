@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -57,6 +58,15 @@ def schema_objects() -> list[SchemaObject]:
             ttl = re.search(r"^TTL (.*)$", text, re.M)
             objects[table.group(1)] = SchemaObject(table.group(1), "table", version, description, columns, engine,
                                                    order_by, ttl.group(1) if ttl else "")
+            continue
+        altered = re.search(r"ALTER TABLE (\w+)\n(.*)", text, re.S)
+        if altered:  # a table's next version: columns added after named ones
+            table = objects[altered.group(1)]
+            columns = list(table.columns)
+            for name, kind, after in re.findall(r"ADD COLUMN IF NOT EXISTS (\w+)\s+(.*?) AFTER (\w+)", altered.group(2)):
+                columns.insert([c for c, _ in columns].index(after) + 1, (name, kind))
+            objects[table.name] = dataclasses.replace(table, version=version, columns=columns,
+                                                      description=f"{table.description} {description}")
             continue
         view = re.search(r"CREATE OR REPLACE VIEW (\w+) AS\s*SELECT(.*?)\nFROM", text, re.S)
         if view:

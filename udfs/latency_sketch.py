@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class LatencySketch:
         """
         keys, counts = np.unique(buckets_of(latencies_us), return_counts=True)
         latencies = np.asarray(latencies_us, dtype=np.int64)
-        return LatencySketch(keys, counts.astype(np.int64), int(latencies.sum()),
+        return LatencySketch(keys, counts.astype(np.int64), sum(latencies.tolist()),
                              int(latencies.max()) if latencies.size else 0)
 
     @staticmethod
@@ -127,3 +127,15 @@ def dense_percentiles(counts: np.ndarray, percentiles: Sequence[float]) -> list[
         difference = high - low
         values.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
     return values
+
+
+def bucket_percentiles(buckets: Mapping[int, int], percentiles: Sequence[float]) -> list[float]:
+    """:func:`dense_percentiles` of a sketch given as bucket -> count (a time range's
+    ``sumMap(latency_buckets)`` in the store), not empty.
+
+    >>> bucket_percentiles({81: 1, 98: 2}, [50]) == [float(bucket_values([98])[0])]
+    True
+    """
+    counts = np.zeros(BUCKETS, dtype=np.int64)
+    counts[np.fromiter(buckets, dtype=np.int64, count=len(buckets)) - ZERO_BUCKET] = list(buckets.values())
+    return dense_percentiles(counts, percentiles)

@@ -175,11 +175,15 @@ def windows_ending(state: Mapping[int, list[Slice]], ends: Iterable[int], slide_
 
 
 def activity_row(window: Slice, start: int) -> dict:
-    """An ``endpoint_activity`` row: the registry's counts and the endpoint as last seen."""
-    endpoint = window.endpoint
+    """An ``endpoint_activity`` row: the registry's counts, the latency sketch (bucket -> count),
+    whose rows add up over any range, and the endpoint as last seen."""
+    endpoint, latency = window.endpoint, window.latency
     return {"project": window.project, "endpoint_id": window.endpoint_id, "window_start": start,
             "first_request": window.first_ms, "last_request": window.last_ms, "requests_count": window.requests,
             "predictions_count": window.predictions, "error_count": window.errors,
+            "latency_count": latency.count, "latency_sum": float(latency.total_us),
+            "latency_max": float(latency.max_us) if latency.count else None,
+            "latency_buckets": dict(zip(latency.keys.tolist(), latency.counts.tolist())),
             "function_uri": endpoint.function_uri, "model": endpoint.model, "version": endpoint.version,
             "model_class": endpoint.model_class, "labels": endpoint.labels}
 

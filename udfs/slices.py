@@ -126,15 +126,18 @@ def slices(events: EventColumns, slice_ms: int) -> list[Slice]:
 def _latency_sketches(latency_us: np.ndarray, group: np.ndarray, success: np.ndarray, n: int) -> list[LatencySketch]:
     """Per slice group, the sketch of its successful events' latencies, with no loop per event."""
     latency_us, group = latency_us[success], group[success]
-    total = np.zeros(n, dtype=np.int64)  # integers, exact where a float sum would not be past 2**53 µs
-    np.add.at(total, group, latency_us)
+    # Exact integer sums, also past 2**63 µs (valid latencies go up to it): the high and low
+    # 32 bits apart, each summed in int64, joined as Python integers.
+    high, low = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    np.add.at(high, group, latency_us >> 32)
+    np.add.at(low, group, latency_us & 0xFFFFFFFF)
     largest = np.zeros(n, dtype=np.int64)
     np.maximum.at(largest, group, latency_us)
     cells, counts = np.unique(group * BUCKETS + (buckets_of(latency_us) - ZERO_BUCKET), return_counts=True)
     cell_group = cells // BUCKETS
     bounds = np.searchsorted(cell_group, np.arange(n + 1))
     return [LatencySketch(cells[bounds[g]:bounds[g + 1]] % BUCKETS + ZERO_BUCKET, counts[bounds[g]:bounds[g + 1]],
-                          int(total[g]), int(largest[g])) for g in range(n)]
+                          (int(high[g]) << 32) + int(low[g]), int(largest[g])) for g in range(n)]
 
 
 def _metric_groups(events: EventColumns, valid: np.ndarray,

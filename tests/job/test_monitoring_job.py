@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 
 import clickhouse_connect
+import numpy as np
 import pytest
 
 from tests.support.traffic import TRAFFIC_ENDPOINTS, run_bounded
 from tests.support.expected import METRIC_COLUMNS, WINDOWS, custom_metric_windows, hop_windows, read_spool, stored_windows
 from modelmon import store
+from modelmon.api import create_app
 from modelmon.config import Config
 from modelmon.simulator import simulate
 from modelmon.pipelines.monitoring_job import create_table_environment
@@ -119,3 +122,30 @@ def test_only_a_bounded_run_ends_its_python_bundles_less_often(tmp_path, bounded
     config = Config(bounded_bundle_seconds=7, checkpoint_dir=str(tmp_path))
     t_env = create_table_environment(config, bounded)
     assert t_env.get_config().get("python.fn-execution.bundle.time", "") == bundle_ms
+
+
+def test_latency_over_any_range_from_the_proxy_matches_the_requests(traffic_run, traffic_store):
+    """The /latency route sums the activity windows' sketches: count, average and maximum exact,
+    percentiles within 1 % of numpy's over the successful requests of the range."""
+    proxy = create_app({"MODELMON": traffic_run.config, "TESTING": True}).test_client()
+    projects = dict(traffic_store.query("SELECT endpoint_id, project FROM endpoints").result_rows)
+    minute = 60_000
+    for endpoint, events in read_spool(traffic_run.spool).items():
+        times = events["time_ms"]
+        first, after_last = times[0] // minute * minute, (times[-1] // minute + 1) * minute
+        for start_ms, end_ms in [(first, after_last), (first + 7 * minute, first + 24 * minute)]:
+            inside = (times >= start_ms) & (times < end_ms)
+            latency = events["latency"][inside][~np.isnan(events["latency"][inside])]
+            answer = proxy.get(f"/api/projects/{projects[endpoint]}/model-endpoints/{endpoint}/latency",
+                               query_string={"start": iso_ms(start_ms), "end": iso_ms(end_ms)}).get_json()
+            assert answer["count"] == latency.size, (endpoint, start_ms)
+            if not latency.size:
+                assert answer["avg"] is answer["max"] is answer["p99"] is None
+                continue
+            assert answer["avg"] == pytest.approx(latency.mean(), rel=1e-12) and answer["max"] == latency.max()
+            for q in (50, 95, 99):
+                assert abs(answer[f"p{q}"] / np.percentile(latency, q) - 1) <= RELATIVE_ACCURACY + 1e-12, (endpoint, q)
+
+
+def iso_ms(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat()
