@@ -121,6 +121,8 @@ def judged(events: EventColumns, tracker: LatenessTracker, line_partitions: np.n
     ['ok', 'late', 'ok', 'late', 'late', 'late', 'ok']
     """
     candidates = np.flatnonzero(events.status == STATUS_OK)
+    if not len(candidates) or (tracker.lateness_ms is None and not tracker.retention_days):
+        return events
     status, reason = events.status.copy(), list(events.reason)
     if tracker.retention_days and len(candidates):
         expired = events.time_ms[candidates] < tracker.clock_ms() - tracker.retention_days * DAY_MS
