@@ -47,7 +47,7 @@ import orjson
 from benchmarks import report
 from modelmon import store
 from modelmon.config import DEFAULT_HOME, load_config
-from modelmon.reference import load_references, register_reference
+from modelmon.reference import Registration, load_references, register_references
 from modelmon.simulator import default_endpoints, simulate, training_set
 from modelmon.pipelines.operators import job_slice_ms
 from modelmon.pipelines.reader_jar import ReaderProcess
@@ -183,8 +183,8 @@ def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir
         training_set([f"x{j}" for j in range(features)], TRAINING_ROWS, seed=1).to_parquet(training)
     client = store.open_store(dsn)
     try:
-        for endpoint in default_endpoints(endpoints):
-            register_reference(client, "demo", endpoint.function_uri, endpoint.model, training, label_column="label")
+        register_references(client, [Registration("demo", endpoint.function_uri, endpoint.model, str(training), "label")
+                                     for endpoint in default_endpoints(endpoints)])
     finally:
         client.close()
 

@@ -75,17 +75,18 @@ def test_a_killed_run_restored_from_its_latest_checkpoint_loses_and_doubles_noth
 
 
 def test_a_killed_bounded_run_on_rocksdb_resumes_from_its_checkpoint_to_the_same_rows(tmp_path):
-    simulate(tmp_path / "spool", 200_000, endpoints=5, seed=23, segment_lines=10_000)
+    simulate(tmp_path / "spool", 100_000, endpoints=5, seed=23, segment_lines=10_000)
     reference = f"chdb://{tmp_path / 'reference'}"
     run_monitoring_job(Config(store=reference, source=str(tmp_path / "spool")), bounded=True)
 
     bounded = ["--bounded", "--state-backend", "rocksdb"]
-    # Ten lines per Python call, so that the input takes long to read (at this pace 300,000
-    # lines took 170 s here, while a checkpoint completed 1 to 17 s after it was triggered).
-    # Python bundles that only a checkpoint ends: the writer's first payloads, and the timers
-    # they ask for, come in the bundle the next checkpoint's barrier ends, which is the one to
-    # restore from (PyFlink's own operator left those timers out of it; the second run's
-    # sampled rows all go to the store directly, so the first run's are written by that timer).
+    # Ten lines per Python call, so that the input takes long to read: the first checkpoint,
+    # whose barrier waits for Python to finish all it was sent, took 29-34 s here, and the
+    # input ends well after it. Python bundles that only a checkpoint ends: the writer's first
+    # payloads, and the timers they ask for, come in the bundle the next checkpoint's barrier
+    # ends, which is the one to restore from (PyFlink's own operator left those timers out of
+    # it; the second run's sampled rows all go to the store directly, so the first run's are
+    # written by that timer).
     first = job_process(tmp_path, "first", bounded, {**HOLDING_WRITER, "MODELMON_PARSE_BATCH_LINES": "10",
                                                      "MODELMON_BOUNDED_BUNDLE_SECONDS": "3600"})
     try:
