@@ -309,6 +309,22 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
         references.release()
 
 
+def job_failure(error: str, config: Config, local: bool) -> str:
+    """What a failed job's error says; first, when a local run's JVM ran out of heap (its
+    state grows with endpoints x features), the setting that gives it more.
+
+    >>> job_failure("JobExecutionException ... java.lang.OutOfMemoryError: Java heap space", Config(), True)[:96]
+    'the monitoring job ran out of Java heap (local_jvm_heap_mb = 512): give it more, e.g. MODELMON_L'
+    >>> job_failure("JobExecutionException: boom", Config(), True)
+    'the monitoring job failed: JobExecutionException: boom'
+    """
+    if local and "java.lang.OutOfMemoryError: Java heap space" in error:
+        return (f"the monitoring job ran out of Java heap (local_jvm_heap_mb = {config.local_jvm_heap_mb}): give it "
+                f"more, e.g. MODELMON_LOCAL_JVM_HEAP_MB={config.local_jvm_heap_mb * 4} (or local_jvm_heap_mb in the "
+                f"configuration file; JVM_ARGS wins when set). Flink's error: {error}")
+    return f"the monitoring job failed: {error}"
+
+
 def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
          stop: threading.Event | None, submitted: threading.Event | None) -> None:
     if is_kafka(config.source):
@@ -334,7 +350,7 @@ def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, reference
         try:
             outcome.result()
         except Exception as error:
-            raise RuntimeError(f"the monitoring job failed: {error}") from error
+            raise RuntimeError(job_failure(str(error), config, runs_locally(t_env))) from error
         log.info("monitoring job finished after %.1f s", time.perf_counter() - started)
     finally:
         if outcome.done():  # not on an interrupt while it runs
