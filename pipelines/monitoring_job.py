@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from py4j.java_gateway import JavaClass
 from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
@@ -199,7 +200,10 @@ def keep_python_timers_in_checkpoints() -> None:
     looks the operator up by its short name in the gateway's view, which an attribute set
     here shadows. Needs the reader jar on the class path (:func:`job_jars`)."""
     jvm = get_gateway().jvm
-    jvm.ExternalPythonKeyedProcessOperator = jvm.modelmon.flink.TimersInCheckpointKeyedProcessOperator
+    operator = jvm.modelmon.flink.TimersInCheckpointKeyedProcessOperator
+    if not isinstance(operator, JavaClass):  # py4j names a class it cannot load as a package
+        raise RuntimeError("modelmon.flink.TimersInCheckpointKeyedProcessOperator is not on the job's class path")
+    jvm.ExternalPythonKeyedProcessOperator = operator
 
 
 def runs_locally(t_env: StreamTableEnvironment) -> bool:
