@@ -115,8 +115,7 @@ def apply_retention(client: Client, retention_days: int) -> dict[str, int | None
         if before == wanted:
             continue
         if wanted:
-            client.command(f"ALTER TABLE {table.name} MODIFY TTL "
-                           f"{table.ttl.replace('{retention_days}', str(int(retention_days)))}")
+            client.command(f"ALTER TABLE {table.name} MODIFY TTL {with_retention(table.ttl, retention_days)}")
         else:
             client.command(f"ALTER TABLE {table.name} REMOVE TTL")
         changed[table.name] = before

@@ -75,10 +75,6 @@ class LatencySketch:
         return LatencySketch(keys, counts.astype(np.int64), sum(latencies.tolist()),
                              int(latencies.max()) if latencies.size else 0)
 
-    @staticmethod
-    def empty() -> "LatencySketch":
-        return LatencySketch(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0, 0)
-
     @property
     def count(self) -> int:
         return int(self.counts.sum())
@@ -97,10 +93,14 @@ class LatencySketch:
                              max((s.max_us for s in sketches), default=0))
 
     def dense(self) -> np.ndarray:
-        """The counts as a dense array over every bucket (index = bucket − ``ZERO_BUCKET``)."""
-        counts = np.zeros(BUCKETS, dtype=np.int64)
-        counts[self.keys - ZERO_BUCKET] = self.counts
-        return counts
+        return dense_counts(self.keys, self.counts)
+
+
+def dense_counts(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Counts of distinct buckets as a dense array over every bucket (index = bucket − ``ZERO_BUCKET``)."""
+    dense = np.zeros(BUCKETS, dtype=np.int64)
+    dense[np.asarray(keys, dtype=np.int64) - ZERO_BUCKET] = counts
+    return dense
 
 
 def dense_percentiles(counts: np.ndarray, percentiles: Sequence[float]) -> list[float]:
@@ -136,6 +136,4 @@ def bucket_percentiles(buckets: Mapping[int, int], percentiles: Sequence[float])
     >>> bucket_percentiles({81: 1, 98: 2}, [50]) == [float(bucket_values([98])[0])]
     True
     """
-    counts = np.zeros(BUCKETS, dtype=np.int64)
-    counts[np.fromiter(buckets, dtype=np.int64, count=len(buckets)) - ZERO_BUCKET] = list(buckets.values())
-    return dense_percentiles(counts, percentiles)
+    return dense_percentiles(dense_counts(list(buckets), list(buckets.values())), percentiles)
