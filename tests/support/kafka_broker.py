@@ -55,7 +55,7 @@ class KafkaBroker:
     """One KRaft node whose data lives in ``directory``; :meth:`stop` and :meth:`start` again
     keep its topics and offsets (a broker outage)."""
 
-    def __init__(self, directory: Path, port: int | None = None):
+    def __init__(self, directory: Path, port: int | None = None, cluster_id: str | None = None):
         self.directory = directory
         self.port = port or free_port()
         self.controller_port = free_port()
@@ -82,24 +82,26 @@ class KafkaBroker:
             "appender.file.layout.type=PatternLayout", "appender.file.layout.pattern=%d %p %c{1}: %m%n",
             "logger.server.name=kafka.server.KafkaRaftServer", "logger.server.level=INFO", ""]))
         if not (directory / "data" / "meta.properties").exists():  # formatted once: its data is kept
-            self._format()
+            self._format(cluster_id or self.random_cluster_id())
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     @staticmethod
-    def cluster_id() -> str:
-        """A random cluster id as Kafka writes one: 16 bytes, URL-safe base64 without padding."""
+    def random_cluster_id() -> str:
+        """A random cluster id as Kafka writes one: 16 bytes, URL-safe base64 without padding
+        (one in 64 begins with ``-``)."""
         return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
     def _command(self, main_class: str, *arguments: str) -> list[str]:
         return ["java", HEAP, f"-Dlog4j2.configurationFile={self.logging}", "-cp", f"{self.libraries}/*",
                 main_class, *arguments]
 
-    def _format(self) -> None:
-        """``kafka-storage format`` of the data folder, its message in the error when it refuses."""
-        formatted = subprocess.run(self._command("kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id(),
+    def _format(self, cluster_id: str) -> None:
+        """``kafka-storage format`` of the data folder, its message in the error when it refuses.
+        The id is joined to its option: given apart, an id beginning with ``-`` reads as an option."""
+        formatted = subprocess.run(self._command("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                                                  "--config", str(self.properties)),
                                    capture_output=True, text=True, timeout=120)
         if formatted.returncode != 0:
