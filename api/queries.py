@@ -14,7 +14,7 @@ def _rows(client: Client, sql: str, **parameters: Any) -> list[dict[str, Any]]:
 
 
 def list_projects(client: Client) -> list[str]:
-    return [row["project"] for row in _rows(client, "SELECT DISTINCT project FROM endpoint_activity ORDER BY project")]
+    return [row["project"] for row in _rows(client, "SELECT DISTINCT project FROM endpoint_registry ORDER BY project")]
 
 
 def list_endpoints(client: Client, project: str | None = None) -> list[dict[str, Any]]:

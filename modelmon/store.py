@@ -6,11 +6,13 @@ Both go through the same clickhouse-connect client API; no code path is embedded
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
 import time
 import weakref
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlparse
@@ -21,6 +23,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, InterfaceError
 
 from modelmon.sql import ddl_files, schema_objects, with_retention
+from modelmon.udfs.contract import Endpoint
+from modelmon.udfs.registry import EndpointTotals
 
 log = logging.getLogger(__name__)
 
@@ -315,3 +319,74 @@ def dead_letter_counts(client: Client) -> dict[str, int]:
 def row_counts(client: Client, tables: Sequence[str]) -> dict[str, int]:
     """Rows per table after replacement by key (FINAL): what a replay must leave unchanged."""
     return {table: client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0] for table in tables}
+
+
+_REGISTRY_COLUMNS = """project, endpoint_id, function_uri, model, version, model_class, labels,
+                       first_request, last_request, requests_count, predictions_count, error_count"""
+
+
+def registry_history(client: Client, ranges: Mapping[tuple[str, str], tuple[int, int]]
+                     ) -> dict[tuple[str, str], tuple[EndpointTotals | None, bool]]:
+    """Per (project, endpoint id): the totals of its ``endpoint_activity`` windows outside the
+    range (first and last window start, epoch ms) a job counts itself, None where there are
+    none; and whether that stays so as the range grows (no stored window after it).
+
+    Two bulk reads: the registry row stands for the history where all its requests came before
+    the range, the common case (a job goes on from where the last one stopped); the windows are
+    summed for the others (a job replaying what the store holds, or restored from a checkpoint).
+    """
+    if not ranges:
+        return {}
+    keys = list(ranges)
+    history = {}
+    for row in client.query(f"""
+            SELECT {_REGISTRY_COLUMNS} FROM endpoint_registry FINAL
+            WHERE (project, endpoint_id) IN {{keys:Array(Tuple(String, String))}}""",
+                            parameters={"keys": keys}).named_results():
+        key = (row["project"], row["endpoint_id"])
+        if _epoch_ms(row["last_request"]) < ranges[key][0]:
+            history[key] = (_stored_totals(row), True)
+    rest = [key for key in keys if key not in history]
+    if rest:
+        for row in client.query("""
+                SELECT project, endpoint_id, argMaxIf(w_function_uri, w_last, outside) AS function_uri,
+                       argMaxIf(w_model, w_last, outside) AS model, argMaxIf(w_version, w_last, outside) AS version,
+                       argMaxIf(w_model_class, w_last, outside) AS model_class,
+                       argMaxIf(w_labels, w_last, outside) AS labels, minIf(w_first, outside) AS first_request,
+                       maxIf(w_last, outside) AS last_request, sumIf(w_requests, outside) AS requests_count,
+                       sumIf(w_predictions, outside) AS predictions_count, sumIf(w_errors, outside) AS error_count,
+                       countIf(outside) AS windows, max(w_start) AS stored_through
+                FROM
+                (
+                    SELECT project, endpoint_id, function_uri AS w_function_uri, model AS w_model,
+                           version AS w_version, model_class AS w_model_class, labels AS w_labels,
+                           first_request AS w_first, last_request AS w_last, requests_count AS w_requests,
+                           predictions_count AS w_predictions, error_count AS w_errors,
+                           toUnixTimestamp64Milli(window_start) AS w_start, concat(project, '/', endpoint_id) AS k,
+                           w_start NOT BETWEEN transform(k, {names:Array(String)}, {froms:Array(Int64)}, 0)
+                                           AND transform(k, {names:Array(String)}, {throughs:Array(Int64)}, 0) AS outside
+                    FROM endpoint_activity FINAL
+                    WHERE (project, endpoint_id) IN {keys:Array(Tuple(String, String))}
+                )
+                GROUP BY project, endpoint_id""",
+                                parameters={"keys": rest, "names": [f"{p}/{e}" for p, e in rest],
+                                            "froms": [ranges[key][0] for key in rest],
+                                            "throughs": [ranges[key][1] for key in rest]}).named_results():
+            key = (row["project"], row["endpoint_id"])
+            history[key] = (_stored_totals(row) if row["windows"] else None,
+                            row["stored_through"] <= ranges[key][1])
+    return {key: history.get(key, (None, True)) for key in keys}
+
+
+def _stored_totals(row: Mapping[str, Any]) -> EndpointTotals:
+    """Totals read from the store (their window range spans their requests)."""
+    endpoint = Endpoint(row["project"], row["endpoint_id"], row["function_uri"], row["model"], row["version"],
+                        row["model_class"], json.dumps(dict(row["labels"]), sort_keys=True))
+    first, last = _epoch_ms(row["first_request"]), _epoch_ms(row["last_request"])
+    return EndpointTotals(row["project"], row["endpoint_id"], first, last, first, last, row["requests_count"],
+                          row["predictions_count"], row["error_count"], endpoint)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return round(aware.timestamp() * 1000)

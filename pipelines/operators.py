@@ -25,7 +25,7 @@ from pyflink.table.udf import FunctionContext, ScalarFunction
 
 from modelmon.config import Config
 from modelmon.pipelines.references import JobReferences
-from modelmon.pipelines.store_sink import STORE_ROW, SampleInserts, WindowRows, store_row
+from modelmon.pipelines.store_sink import REGISTRY, STORE_ROW, SampleInserts, WindowRows, store_row
 from modelmon.udfs.batches import BatchOutput, parse_batch
 from modelmon.udfs.contract import EndpointCache
 from modelmon.udfs.feature_windows import drift_rows, histogram_rows
@@ -34,6 +34,7 @@ from modelmon.udfs.histograms import FeatureSummary
 from modelmon.udfs.java_events import BlockLines, Descriptions, JavaEvents, decode
 from modelmon.udfs.lateness import LatenessTracker
 from modelmon.udfs.metric_windows import window_ends, windows_ending
+from modelmon.udfs.registry import count_slices
 from modelmon.udfs.slices import slice_length_ms
 
 WINDOW_SIZES_MS = {"5m": 5 * 60_000, "1h": 60 * 60_000}
@@ -200,7 +201,9 @@ def merge_into(held_by_start: dict[int, list], start: int, record, same: Callabl
 
 class MetricWindows(KeyedProcessFunction):
     """Adapter: per endpoint, keeps slices in keyed state and, when the watermark passes a
-    slice's end, emits the windows ending there (:mod:`modelmon.udfs.metric_windows`).
+    slice's end, emits the windows ending there (:mod:`modelmon.udfs.metric_windows`); keeps
+    the registry's running totals too, and sends them with those windows when they changed
+    (:mod:`modelmon.udfs.registry`).
 
     Every timer emits all window ends from the first one not yet emitted up to the watermark,
     so one timer does the work of a chain of them (each a round trip to Java, about 20 ms at
@@ -217,12 +220,18 @@ class MetricWindows(KeyedProcessFunction):
         # slice of the last hour, and PyFlink's cache keeps the value as a Python object.
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
         self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
+        # The registry's running totals (project -> EndpointTotals), and whether they changed
+        # since a timer last sent them.
+        self.totals = runtime_context.get_state(ValueStateDescriptor("registry_totals", Types.PICKLED_BYTE_ARRAY()))
+        self.totals_unsent = runtime_context.get_state(ValueStateDescriptor("registry_unsent", Types.BOOLEAN()))
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         state = self.slices.value() or {}
         for s in value.slices:
             merge_into(state, s.start, s, lambda held: held.project == s.project)
         self.slices.update(state)
+        self.totals.update(count_slices(self.totals.value() or {}, value.slices, self.slide_ms))
+        self.totals_unsent.update(True)
         ctx.timer_service().register_event_time_timer(self.timer.first_end(state, self.emitted_through.value()) - 1)
         return ()
 
@@ -235,6 +244,9 @@ class MetricWindows(KeyedProcessFunction):
         rows = WindowRows()
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
+        if self.totals_unsent.value():
+            yield from rows.add(REGISTRY, list(self.totals.value().values()))
+            self.totals_unsent.clear()
         yield from rows.rest()
         self.timer.settle(ctx, self.slices, self.emitted_through, state, passed, next_end)
 

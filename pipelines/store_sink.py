@@ -33,6 +33,7 @@ from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from modelmon import store
 from modelmon.udfs.features import SAMPLE_SCHEMA
+from modelmon.udfs.registry import EndpointTotals, with_history
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,16 @@ ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "window_end": to_datetime, "values_count": _identity, "sum": _identity, "mean": _identity,
         "min": _identity, "max": _identity,
     },
+    "endpoint_registry": {
+        "project": _identity, "endpoint_id": _identity, "function_uri": _identity, "model": _identity,
+        "version": _identity, "model_class": _identity, "labels": _labels, "first_request": to_datetime,
+        "last_request": to_datetime, "requests_count": _identity, "predictions_count": _identity,
+        "error_count": _identity,
+    },
 }
+# The table whose rows come as the job's own counts (EndpointTotals), the store's history
+# added on the way in (:func:`modelmon.udfs.registry.with_history`).
+REGISTRY = "endpoint_registry"
 # Tables whose rows come as Arrow tables: their columns are the explicit column list.
 ARROW_TABLES: dict[str, pa.Schema] = {"incoming_features": SAMPLE_SCHEMA}
 TABLES = (*ROW_TABLES, *ARROW_TABLES)  # every table the job writes
@@ -200,6 +210,8 @@ class StoreSink:
         self.buffers = _empty_columns()
         self.buffered_rows = dict.fromkeys(ROW_TABLES, 0)
         self.arrow_buffers: dict[str, list[pa.Table]] = {table: [] for table in ARROW_TABLES}
+        self.registry: dict[tuple[str, str], EndpointTotals] = {}  # the newest counts per endpoint
+        self.histories = RegistryHistories()
 
     def add(self, target: str, records: dict | list[dict] | pa.Table) -> None:
         if target == MANY_TABLES:
@@ -211,6 +223,12 @@ class StoreSink:
             self._buffer(target, records if isinstance(records, list) else [records])
 
     def _buffer(self, target: str, records: list[dict]) -> None:
+        if target == REGISTRY:  # counts that only grow: the newest of an endpoint stands for the others
+            self.registry.update(((totals.project, totals.endpoint_id), totals) for totals in records)
+        else:
+            self._convert(target, records)
+
+    def _convert(self, target: str, records: list[dict]) -> None:
         columns = ROW_TABLES.get(target)
         if columns is None:
             raise ValueError(f"the job emitted rows for unknown table {target!r}")
@@ -232,6 +250,9 @@ class StoreSink:
             self.flush(target)
 
     def flush(self, target: str | None = None) -> None:
+        if self.registry and target in (None, REGISTRY):
+            counts, self.registry = list(self.registry.values()), {}
+            self._convert(REGISTRY, [totals.row() for totals in self.histories.added(self.client.get(), counts)])
         for table in [target] if target else [*self.buffers, *self.arrow_buffers]:
             started = time.perf_counter()
             if table in ARROW_TABLES:
@@ -256,10 +277,37 @@ class StoreSink:
         self.buffers = _empty_columns()
         self.buffered_rows = dict.fromkeys(ROW_TABLES, 0)
         self.arrow_buffers = {table: [] for table in ARROW_TABLES}
+        self.registry = {}
         self.client.drop()
 
     def close(self) -> None:
         self.client.close()
+
+
+class RegistryHistories:
+    """The store's windows outside each endpoint's counted range (:func:`modelmon.store.registry_history`),
+    read in one query for all the endpoints of a write that need it: once per endpoint and
+    first window when no stored window lies after the range (the common case), at every write
+    while one does (a replay of what the store holds, until it has passed them)."""
+
+    def __init__(self, limit: int = 1_000_000):
+        self.limit = limit
+        self.settled: dict[tuple[str, str, int], EndpointTotals | None] = {}
+
+    def added(self, client, counts: list[EndpointTotals]) -> list[EndpointTotals]:
+        """``counts`` with their endpoints' histories added."""
+        found = {(t.project, t.endpoint_id): self.settled[(t.project, t.endpoint_id, t.windows_from)]
+                 for t in counts if (t.project, t.endpoint_id, t.windows_from) in self.settled}
+        unknown = {(t.project, t.endpoint_id): (t.windows_from, t.windows_through) for t in counts
+                   if (t.project, t.endpoint_id) not in found}
+        if unknown:
+            if len(self.settled) + len(unknown) > self.limit:
+                self.settled = {}
+            for key, (history, settled) in store.registry_history(client, unknown).items():
+                found[key] = history
+                if settled:
+                    self.settled[(*key, unknown[key][0])] = history
+        return [with_history(t, found[(t.project, t.endpoint_id)]) for t in counts]
 
 
 class SampleInserts:

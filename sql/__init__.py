@@ -15,7 +15,7 @@ class SchemaObject:
     """A table or view as its newest DDL file declares it."""
 
     name: str
-    kind: str  # "table" | "view"
+    kind: str  # "table" | "view" | "materialized view"
     version: str  # the file that declares it last
     description: str  # the file's leading comment
     columns: list[tuple[str, str]]  # (name, type); a view's types are blank
@@ -68,6 +68,17 @@ def schema_objects() -> list[SchemaObject]:
             objects[table.name] = dataclasses.replace(table, version=version, columns=columns,
                                                       description=f"{table.description} {description}")
             continue
+        backfill = re.match(r"INSERT INTO (\w+)", "\n".join(l for l in text.splitlines() if not l.startswith("--")))
+        if backfill:  # rows an upgrade derives from the older tables
+            table = objects[backfill.group(1)]
+            objects[table.name] = dataclasses.replace(table, description=f"{table.description} {description}")
+            continue
+        writer = re.search(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*SELECT(.*?)\nFROM (\w+)", text, re.S)
+        if writer:  # a table's writer: rows of another table's inserts, as the target's columns
+            objects[writer.group(1)] = SchemaObject(writer.group(1), "materialized view", version,
+                                                    f"{description} From `{writer.group(4)}` to `{writer.group(2)}`.",
+                                                    [], "", "")
+            continue
         view = re.search(r"CREATE OR REPLACE VIEW (\w+) AS\s*SELECT(.*?)\nFROM", text, re.S)
         if view:
             columns = [(alias, "") for alias in re.findall(r"\bAS (\w+)\s*(?:,|$)", view.group(2), re.M)]
@@ -87,6 +98,6 @@ def schema_markdown() -> str:
             out += [f"Engine `{obj.engine}`, key `{obj.order_by}`", ""]
         if obj.kind == "table":
             out += ["| column | type |", "|---|---|", *(f"| `{name}` | `{kind}` |" for name, kind in obj.columns), ""]
-        else:
+        elif obj.columns:
             out += ["Columns: " + ", ".join(f"`{name}`" for name, _ in obj.columns), ""]
     return "\n".join(out)

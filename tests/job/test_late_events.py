@@ -46,8 +46,8 @@ def test_late_event_is_counted_and_kept_out_of_windows(tmp_path):
             window = client.query("SELECT requests_count FROM endpoint_metrics FINAL WHERE window_size = '5m' "
                                   "AND window_start = {s:DateTime64(3, 'UTC')}", parameters={"s": window_start}
                                   ).result_rows
-            # The registry's rows come from endpoint_activity, which the writer inserts after
-            # endpoint_metrics: wait for it too rather than catch the moment between the two.
+            # The registry's rows are written apart from endpoint_metrics: wait for them too rather
+            # than catch the moment between the two.
             registry = client.query("SELECT late_count FROM endpoints").result_rows
             if late and window and registry:
                 break

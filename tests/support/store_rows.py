@@ -17,6 +17,10 @@ METRICS_ROW = {"project": "p", "endpoint_id": "e1", "window_size": "5m", "window
 ACTIVITY_ROW = {"project": "p", "endpoint_id": "e1", "window_start": WINDOW, "first_request": WINDOW,
                 "last_request": WINDOW.replace(minute=1), "requests_count": 7, "predictions_count": 9, "error_count": 1,
                 "function_uri": "p/f:t", "model": "m", "version": "v1", "model_class": "C", "labels": {"team": "a"}}
+REGISTRY_ROW = {name: value for name, value in ACTIVITY_ROW.items() if name != "window_start"}
+DRIFT_ROW = {"project": "p", "endpoint_id": "e1", "reference_id": 1, "window_start": WINDOW,
+             "window_end": WINDOW.replace(minute=5), "feature_names": ["a"], "features_count": 1,
+             "drift_status": "DRIFT_DETECTED"}
 DEAD_LETTER = {"kind": "invalid", "project": "p", "endpoint_id": "e1", "event_key": "k:0", "event_time": WINDOW,
                "reason": "bad", "raw": "{"}
 

@@ -4,17 +4,16 @@ served as they are, stale ones while the store is asked again, too old ones neve
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 from modelmon.api import queries
 from modelmon.api.answers import AnswerCache
 from modelmon import store
-from tests.support.store_rows import ACTIVITY_ROW
+from tests.support.store_rows import REGISTRY_ROW
 
 
 def add_project(client, project: str) -> None:
-    row = dict(ACTIVITY_ROW, project=project, window_start=datetime.now(timezone.utc))
-    store.insert(client, "endpoint_activity", list(row), [list(row.values())])
+    row = dict(REGISTRY_ROW, project=project)
+    store.insert(client, "endpoint_registry", list(row), [list(row.values())])
 
 
 def test_answers_are_reused_while_fresh_refreshed_when_stale_and_asked_again_when_old(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from modelmon import store
 from modelmon.pipelines.store_sink import TABLES
 from modelmon.sql import ddl_files
-from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, METRICS_ROW, ttl_days
+from tests.support.store_rows import ACTIVITY_ROW, DEAD_LETTER, DRIFT_ROW, METRICS_ROW, WINDOW, ttl_days
 
 @pytest.fixture
 def client(tmp_path):
@@ -56,7 +56,8 @@ def test_migrating_a_store_an_older_version_made_adds_the_rest_and_keeps_its_row
     monkeypatch.setattr(store, "ddl_files", lambda: older)  # the older version's sql/ directory
     assert store.migrate(client, retention_days=90) == [version for version, _ in older]
     for table, row in (("endpoint_metrics", METRICS_ROW), ("endpoint_activity", ACTIVITY_ROW),
-                       ("invalid_events", DEAD_LETTER)):
+                       ("invalid_events", DEAD_LETTER), ("drift_status", DRIFT_ROW),
+                       ("drift_status", dict(DRIFT_ROW, window_end=WINDOW, drift_status="NO_DRIFT"))):
         insert(client, table, row)
     before, older_columns = contents(client), columns(client)
     monkeypatch.undo()
@@ -66,9 +67,10 @@ def test_migrating_a_store_an_older_version_made_adds_the_rest_and_keeps_its_row
     # A column added to an older table (013) holds its default in the older rows.
     assert client.query("SELECT latency_count, latency_max, latency_buckets FROM endpoint_activity").result_rows == [
         (0, None, {})]
-    # The newer objects work over the older rows: the registry view (011) reads them.
-    endpoints = client.query("SELECT endpoint_id, model, requests_count, invalid_count FROM endpoints").result_rows
-    assert endpoints == [("e1", "m", 7, 1)]
+    # The newer objects work over the older rows: the registry (014-022) is filled from them.
+    endpoints = client.query("SELECT endpoint_id, model, requests_count, invalid_count, drift_status, feature_names "
+                             "FROM endpoints").result_rows
+    assert endpoints == [("e1", "m", 7, 1, "DRIFT_DETECTED", ["a"])]
     assert set(TABLES) <= {row[0] for row in client.query("SHOW TABLES").result_rows}
 
 
