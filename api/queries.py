@@ -44,7 +44,7 @@ def latest_metrics(client: Client, window_size: str = "5m") -> list[dict[str, An
                    argMax(latency_avg, window_start) AS latency_avg,
                    argMax(latency_p95, window_start) AS latency_p95,
                    argMax(error_count, window_start) AS error_count
-            FROM endpoint_metrics FINAL
+            FROM endpoint_metrics_latest FINAL
             WHERE window_size = {window_size:String}
             GROUP BY project, endpoint_id
         ) AS m ON m.project = e.project AND m.endpoint_id = e.endpoint_id
@@ -72,13 +72,18 @@ METRICS: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+# Each metric table's copy of every endpoint's newest window, kept by a materialized view.
+LATEST = {"endpoint_metrics": "endpoint_metrics_latest", "drift_status": "endpoint_drift_latest"}
+
+
 def latest_metric_values(client: Client, names: list[str]) -> dict[str, dict[str, Any]]:
-    """endpoint id -> {metric name: its value in the endpoint's latest window}."""
+    """endpoint id -> {metric name: its value in the endpoint's latest window}, from the tables
+    of newest windows: the same cost however much history the store keeps."""
     values: dict[str, dict[str, Any]] = {}
     for (table, size), group in _by_source(names).items():
         columns = ", ".join(f"argMax({METRICS[n][2]}, window_end) AS `{n}`" for n in group)
         where = "WHERE window_size = {size:String}" if size else ""
-        for row in _rows(client, f"SELECT endpoint_id, {columns} FROM {table} FINAL {where} GROUP BY endpoint_id",
+        for row in _rows(client, f"SELECT endpoint_id, {columns} FROM {LATEST[table]} FINAL {where} GROUP BY endpoint_id",
                          size=size):
             values.setdefault(row.pop("endpoint_id"), {}).update(row)
     return values

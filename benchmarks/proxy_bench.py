@@ -2,9 +2,11 @@
 
 It fills a fresh embedded store with what the job writes for ``--endpoints`` endpoints over
 ``--hours`` of 1-minute data (activity windows, 5 m and 1 h metric windows every minute, a
-drift status every 5 minutes), serves it with ``modelmon serve`` in its own process, and sends
-``--clients`` concurrent streams of SimpleJson queries for ``--seconds``. It prints, per kind of
-query, requests/s, p50/p99/max latency and errors, and writes them to a JSON file.
+drift status every 5 minutes, and the registry's row per endpoint), serves it with
+``modelmon serve`` in its own process, with its answer cache for ``--cache-seconds`` (0: every
+request asks the store), and sends ``--clients`` concurrent streams of SimpleJson queries for
+``--seconds``. It prints, per kind of query, requests/s, p50/p99/max latency and errors, and
+writes them to a JSON file.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from benchmarks import report
 from modelmon import store
+from modelmon.sql import ddl_files
 
 PROXY = "/api/grafana-proxy/model-endpoints"
 P99_TARGET_MS = 250  # for the overview queries
@@ -68,7 +71,9 @@ def fill_store(dsn: str, endpoints: int, hours: int, end: datetime) -> dict[str,
             SELECT 'bench', {endpoint}, 1, {minute} - toIntervalMinute(60), {minute},
                    ['f0', 'f1', 'f2'], 3, 0.1, 0.1, 0.1, 'NO_DRIFT'
             FROM {rows} WHERE intDiv(number, {{endpoints:UInt32}}) % 5 = 0""", parameters=parameters)
-        return store.row_counts(client, ["endpoint_activity", "endpoint_metrics", "drift_status"])
+        # What the job's writer keeps per endpoint: the totals of its windows (sql/019's query).
+        client.command(next(text for version, text in ddl_files() if version.endswith("endpoint_registry_backfill")))
+        return store.row_counts(client, ["endpoint_activity", "endpoint_metrics", "drift_status", "endpoint_registry"])
     finally:
         client.close()
 
@@ -153,7 +158,8 @@ def summarize(results: list[tuple[str, float, bool]], seconds: float) -> list[di
     return rows
 
 
-def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, workdir: Path) -> dict:
+def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, workdir: Path,
+        cache_seconds: float) -> dict:
     shutil.rmtree(workdir / "store", ignore_errors=True)
     dsn = f"chdb://{(workdir / 'store').resolve()}"
     end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -163,7 +169,8 @@ def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, wor
     endpoint_ids = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(endpoints)]
     log = open(workdir / "proxy.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "modelmon.cli", "serve", "--store", dsn, "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, MODELMON_API_TOKENS=""))
+                              stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, MODELMON_API_TOKENS="",
+                                       MODELMON_PROXY_CACHE_SECONDS=str(cache_seconds)))
     try:
         wait_healthy(port, server)
         results: list[tuple[str, float, bool]] = []
@@ -181,6 +188,7 @@ def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, wor
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}",
             "endpoints": endpoints, "hours": hours, "rows": counts, "seconds": seconds, "clients": clients,
+            "cache_seconds": cache_seconds,
             "queries": summarize(results, seconds)}
 
 
@@ -190,13 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--cache-seconds", type=float, default=5.0,
+                        help="the proxy's answer cache (proxy_cache_seconds); 0 asks the store at every request")
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--workdir", type=Path, default=Path(".modelmon/proxy-bench"))
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    result = run(args.endpoints, args.hours, args.seconds, args.clients, args.port, args.workdir)
+    result = run(args.endpoints, args.hours, args.seconds, args.clients, args.port, args.workdir, args.cache_seconds)
     print(f"{result['machine']}; {args.endpoints} endpoints, {args.hours} h of 1-minute windows, "
-          f"{args.clients} concurrent clients for {args.seconds:g} s on loopback")
+          f"{args.clients} concurrent clients for {args.seconds:g} s on loopback, answer cache {args.cache_seconds:g} s")
     print(f"{'query':<28}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
     for row in result["queries"]:
         print(f"{row['query']:<28}{row['requests_per_second']:>8}{row['p50_ms']:>9}{row['p99_ms']:>9}"

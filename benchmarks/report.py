@@ -32,7 +32,8 @@ def proxy_markdown(results: dict) -> list[str]:
         f"`make bench-proxy`, {results['date']}: {results['machine']}; a store of {results['endpoints']:,} endpoints "
         f"and {results['hours']} h of 1-minute windows ({', '.join(f'{n:,} {t}' for t, n in rows.items())} rows), "
         f"{results['clients']} concurrent streams of Grafana SimpleJson queries for {results['seconds']:g} s on "
-        "loopback; the server, its embedded ClickHouse and the load share the machine.", "",
+        f"loopback, the proxy's answer cache {results.get('cache_seconds', 5.0):g} s (0: every request asks the "
+        "store); the server, its embedded ClickHouse and the load share the machine.", "",
         "| query | req/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|",
         *(f"| {q['query']} | {q['requests_per_second']} | {q['p50_ms']} | {q['p99_ms']} | {q['max_ms']} | "
           f"{q['errors']} |" for q in results["queries"]), ""]

@@ -71,6 +71,8 @@ def test_migrating_a_store_an_older_version_made_adds_the_rest_and_keeps_its_row
     endpoints = client.query("SELECT endpoint_id, model, requests_count, invalid_count, drift_status, feature_names "
                              "FROM endpoints").result_rows
     assert endpoints == [("e1", "m", 7, 1, "DRIFT_DETECTED", ["a"])]
+    assert client.query("SELECT endpoint_id, window_size, latency_p99 FROM endpoint_metrics_latest FINAL").result_rows \
+        == [("e1", "5m", 13.0)]
     assert set(TABLES) <= {row[0] for row in client.query("SHOW TABLES").result_rows}
 
 

@@ -34,6 +34,6 @@ LEFT JOIN
 LEFT JOIN
 (
     SELECT project, endpoint_id, toNullable(drift_status) AS drift_status, drift_measure,
-           toNullable(drift_window_end) AS drift_window_end, feature_names
+           toNullable(window_end) AS drift_window_end, feature_names
     FROM endpoint_drift_latest FINAL
 ) AS s ON s.project = r.project AND s.endpoint_id = r.endpoint_id
