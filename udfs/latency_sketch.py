@@ -117,16 +117,13 @@ def dense_percentiles(counts: np.ndarray, percentiles: Sequence[float]) -> list[
     """
     cumulative = np.cumsum(counts)
     n = int(cumulative[-1])
-    values = []
-    for q in percentiles:
-        position = (n - 1) * (q / 100)
-        below = math.floor(position)
-        ranks = np.array([below, min(below + 1, n - 1)])
-        low, high = bucket_values(np.searchsorted(cumulative, ranks, side="right") + ZERO_BUCKET).tolist()
-        weight = position - below
-        difference = high - low
-        values.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
-    return values
+    positions = (n - 1) * (np.asarray(percentiles, dtype=np.float64) / 100)
+    below = np.floor(positions)
+    ranks = np.concatenate([below, np.minimum(below + 1, n - 1)]).astype(np.int64)  # all in one search
+    low, high = bucket_values(np.searchsorted(cumulative, ranks, side="right") + ZERO_BUCKET).reshape(2, -1)
+    weight = positions - below
+    difference = high - low
+    return np.where(weight >= 0.5, high - difference * (1 - weight), low + difference * weight).tolist()
 
 
 def bucket_percentiles(buckets: Mapping[int, int], percentiles: Sequence[float]) -> list[float]:

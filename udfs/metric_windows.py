@@ -59,6 +59,7 @@ class _ProjectWindow:
         self.requests = self.predictions = self.errors = self.latency_sum = self.latency_count = 0
         self.buckets = np.zeros(BUCKETS, dtype=np.int64)
         self.maxima: deque[int | None] = deque()  # per slice, in start order: slices leave in the order they came
+        self.latencies: tuple[float, ...] | None = None  # p50, p95, p99, max until a slice comes or goes
 
     def add(self, s: Slice) -> None:
         self.slices += 1
@@ -69,6 +70,7 @@ class _ProjectWindow:
         self.latency_count += s.latency.count
         self.buckets[s.latency.keys - ZERO_BUCKET] += s.latency.counts
         self.maxima.append(s.latency.max_us if s.latency.count else None)
+        self.latencies = None
         self.endpoint_id = s.endpoint_id
 
     def remove(self, s: Slice) -> None:
@@ -83,6 +85,7 @@ class _ProjectWindow:
         self.latency_count -= s.latency.count
         self.buckets[s.latency.keys - ZERO_BUCKET] -= s.latency.counts
         self.maxima.popleft()
+        self.latencies = None
 
     def row(self, project: str, window_size: str, start: int, size_ms: int) -> dict:
         """An ``endpoint_metrics`` row; latencies are NULL when the window holds only errors.
@@ -93,9 +96,12 @@ class _ProjectWindow:
                "error_count": self.errors, "latency_avg": None, "latency_p50": None, "latency_p95": None,
                "latency_p99": None, "latency_max": None}
         if self.latency_count:
-            p50, p95, p99 = dense_percentiles(self.buckets, PERCENTILES)
+            if self.latencies is None:  # a quiet endpoint's window often holds the same slices as at the last end
+                self.latencies = (*dense_percentiles(self.buckets, PERCENTILES),
+                                  float(max(m for m in self.maxima if m is not None)))
+            p50, p95, p99, maximum = self.latencies
             row.update(latency_avg=self.latency_sum / self.latency_count, latency_p50=p50, latency_p95=p95,
-                       latency_p99=p99, latency_max=float(max(m for m in self.maxima if m is not None)))
+                       latency_p99=p99, latency_max=maximum)
         return row
 
 
