@@ -15,7 +15,7 @@ import sys
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from modelmon.config import load_config
-from modelmon.pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
+from modelmon.pipelines.local_runtime import BASE_HEAP_MB, limit_malloc_arenas, set_local_jvm_options
 
 EVENT_COLUMNS = """
     `function_uri` STRING, `model` STRING, `version` STRING, `when` STRING, `microsec` BIGINT,
@@ -27,7 +27,7 @@ EVENT_COLUMNS = """
 def run_ceiling_job(source: str, parallelism: int = 1) -> None:
     """Read every segment under ``source`` once (bounded) and window it; returns when done."""
     limit_malloc_arenas()
-    set_local_jvm_options(load_config().local_jvm_heap_mb)  # the monitoring job's JVM: a fair bound
+    set_local_jvm_options(load_config().local_jvm_heap_mb or BASE_HEAP_MB)  # the monitoring job's JVM without state
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     settings = t_env.get_config()
     settings.set("parallelism.default", str(parallelism))

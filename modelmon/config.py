@@ -27,7 +27,7 @@ class Config:
     source_idle_seconds: float = 10.0  # a parallel instance this long without events stops holding the watermark
     monitor_interval_seconds: float = 1.0
     sink_batch_rows: int = 20_000  # rows: a table's waiting rows are inserted at this many (or after sink_flush_seconds)
-    local_jvm_heap_mb: int = 512  # -Xmx of the JVM a local run starts (JVM_ARGS wins); a cluster sizes its own
+    local_jvm_heap_mb: int = 0  # -Xmx of the JVM a local run starts, 0: sized from the registered endpoints; a cluster sizes its own
     parse_batch_lines: int = 10_000  # lines per vectorized Python call (Arrow batch); a bundle ends within 1 s anyway
     bounded_bundle_seconds: float = 10.0  # a bounded run's Python bundles end after this long (continuous: Flink's 1 s)
     state_cache_entries: int = 50_000  # keyed states (one per state and endpoint) a Python worker keeps unserialized

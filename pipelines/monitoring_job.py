@@ -22,6 +22,7 @@ and endpoint. Runs in PyFlink local mode from ``modelmon run``, or unchanged wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -43,7 +44,8 @@ from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
 from modelmon.pipelines.kafka_connector import KAFKA_CONNECTOR_JAR, cached_connector, require_kafka_connector
-from modelmon.pipelines.local_runtime import limit_malloc_arenas, set_local_jvm_options
+from modelmon.pipelines.local_runtime import (launches_its_jvm, limit_malloc_arenas, local_heap_mb, machine_memory_mb,
+                                              set_local_jvm_options)
 from modelmon.pipelines.operators import (FEATURE_PARTIALS, PARSED_BATCH_TYPE, STORE_ROWS, FeatureWindows,
                                           MetricWindows, ParsePredictionBlocks, ParsePredictionMessages, RouteBatch)
 from modelmon.pipelines.reader_jar import reader_jar
@@ -304,6 +306,11 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     """
     limit_malloc_arenas()
     snapshot, seen = prepare_store(config)
+    heap_mb = local_heap_mb(config.local_jvm_heap_mb, sum(len(r.features) for r in snapshot.values()),
+                            machine_memory_mb()) if launches_its_jvm() else config.local_jvm_heap_mb
+    if heap_mb != config.local_jvm_heap_mb:
+        log.info("local_jvm_heap_mb = %d for the %d registered endpoint(s)", heap_mb, len(snapshot))
+        config = dataclasses.replace(config, local_jvm_heap_mb=heap_mb)
     t_env = create_table_environment(config, bounded, restore)
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)
@@ -317,7 +324,8 @@ def job_failure(error: str, config: Config, local: bool) -> str:
     """What a failed job's error says; first, when a local run's JVM ran out of heap (its
     state grows with endpoints x features), the setting that gives it more.
 
-    >>> job_failure("JobExecutionException ... java.lang.OutOfMemoryError: Java heap space", Config(), True)[:96]
+    >>> job_failure("JobExecutionException ... java.lang.OutOfMemoryError: Java heap space",
+    ...             Config(local_jvm_heap_mb=512), True)[:96]
     'the monitoring job ran out of Java heap (local_jvm_heap_mb = 512): give it more, e.g. MODELMON_L'
     >>> job_failure("JobExecutionException: boom", Config(), True)
     'the monitoring job failed: JobExecutionException: boom'
