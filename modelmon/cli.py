@@ -57,14 +57,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from modelmon.api import create_app
-
     from modelmon.api.auth import listen_host
+    from modelmon.api.db import IDLE_CLIENTS
 
     config = load_config(args.config, store=args.store, proxy_host=args.host, proxy_port=args.port)
     host, warning = listen_host(config)
     if warning:
         print(f"modelmon serve: {warning}", file=sys.stderr)
-    app = create_app({"MODELMON": config})
+    app = create_app({"MODELMON": config, "MODELMON_IDLE_CLIENTS": IDLE_CLIENTS})  # this process serves one store
     app.run(host=host, port=config.proxy_port, threaded=True)
     return 0
 

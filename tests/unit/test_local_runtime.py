@@ -45,3 +45,22 @@ def arenas(mode: str) -> int:
 def test_malloc_arenas_are_limited_to_two():
     assert arenas("default") > 2  # what the limit prevents
     assert arenas("limited") <= 2
+
+
+def test_a_fleet_too_large_for_the_machine_is_refused_before_the_jvm_starts(tmp_path, monkeypatch, capsys):
+    """With the heap sized from the registered references (the default), a fleet that needs
+    more than a quarter of the machine stops at start and names the setting."""
+    from benchmarks.job_bench import fresh_store_with_references
+    from modelmon.cli import main
+    from modelmon.pipelines import local_runtime, monitoring_job
+
+    fresh_store_with_references(f"chdb://{tmp_path / 'store'}", 50, 20, tmp_path)
+    monkeypatch.setattr(monitoring_job, "machine_memory_mb", lambda: 2_000)  # 500 MB: less than 50 x 20 need
+    monkeypatch.delenv("JVM_ARGS", raising=False)
+    (tmp_path / "spool").mkdir()
+    code = main(["run", "--bounded", "--source", str(tmp_path / "spool"), "--store", f"chdb://{tmp_path / 'store'}"])
+    said = capsys.readouterr().err
+    assert code == 2
+    assert "1,000 registered endpoint-features need about 523 MB of Java heap" in said
+    assert "MODELMON_LOCAL_JVM_HEAP_MB" in said
+    assert "JVM_ARGS" not in local_runtime.os.environ  # refused before anything was started
