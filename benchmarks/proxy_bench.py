@@ -220,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     overview_p99 = max(row["p99_ms"] for row in result["queries"] if row["overview"])
     print(f"overview p99 {overview_p99} ms (target < {P99_TARGET_MS} ms): "
           f"{'met' if overview_p99 < P99_TARGET_MS else 'NOT met'}")
-    report.PROXY_RESULTS.write_text(json.dumps(result, indent=2))
+    # One run kept per shape (store, clients, cache): a run replaces the last of its shape.
+    shape = ("endpoints", "hours", "clients", "cache_seconds")
+    runs = json.loads(report.PROXY_RESULTS.read_text()) if report.PROXY_RESULTS.exists() else []
+    runs = [run for run in runs if any(run.get(key) != result[key] for key in shape)] + [result]
+    report.PROXY_RESULTS.write_text(json.dumps(runs, indent=2))
     report.main()
     return 0 if not any(row["errors"] for row in result["queries"]) else 1
 

@@ -24,22 +24,24 @@ def _row(case: str, row: dict, features: int = 20, endpoints: int = 10) -> str:
             f"{row['wall_s']} s | {row['startup_s']} s | {_number(row['peak_rss_mb'])} MB |")
 
 
-def proxy_markdown(results: dict) -> list[str]:
-    """The proxy bench's section (``make bench-proxy``)."""
-    rows = results["rows"]
-    return [
-        "## The proxy under load", "",
-        f"`make bench-proxy`, {results['date']}: {results['machine']}; a store of {results['endpoints']:,} endpoints "
-        f"and {results['hours']} h of 1-minute windows ({', '.join(f'{n:,} {t}' for t, n in rows.items())} rows), "
-        f"{results['clients']} concurrent streams of Grafana SimpleJson queries for {results['seconds']:g} s on "
-        f"loopback, the proxy's answer cache {results.get('cache_seconds', 5.0):g} s (0: every request asks the "
-        "store); the server, its embedded ClickHouse and the load share the machine.", "",
-        "| query | req/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|",
-        *(f"| {q['query']} | {q['requests_per_second']} | {q['p50_ms']} | {q['p99_ms']} | {q['max_ms']} | "
-          f"{q['errors']} |" for q in results["queries"]), ""]
+def proxy_markdown(runs: list[dict]) -> list[str]:
+    """The proxy bench's section (``make bench-proxy``): one table per run kept."""
+    lines = ["## The proxy under load", ""]
+    for results in runs:
+        rows = results["rows"]
+        lines += [
+            f"`make bench-proxy`, {results['date']}: {results['machine']}; a store of {results['endpoints']:,} endpoints "
+            f"and {results['hours']} h of 1-minute windows ({', '.join(f'{n:,} {t}' for t, n in rows.items())} rows), "
+            f"{results['clients']} concurrent streams of Grafana SimpleJson queries for {results['seconds']:g} s on "
+            f"loopback, the proxy's answer cache {results.get('cache_seconds', 5.0):g} s (0: every request asks the "
+            "store); the server, its embedded ClickHouse and the load share the machine.", "",
+            "| query | req/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|",
+            *(f"| {q['query']} | {q['requests_per_second']} | {q['p50_ms']} | {q['p99_ms']} | {q['max_ms']} | "
+              f"{q['errors']} |" for q in results["queries"]), ""]
+    return lines
 
 
-def benchmark_markdown(results: dict, proxy: dict | None = None) -> str:
+def benchmark_markdown(results: dict, proxy: list[dict] | None = None) -> str:
     """The page for one bench's results (and the proxy bench's, when there are some)."""
     machine = results["machine"]
     main, parallel, stage = results["main"], results["main_parallel"], results["parse_stage"]
