@@ -253,7 +253,7 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
     # Keyed state a Python worker keeps as objects, per (state, key): past Flink's default of
     # 1,000, every key change at 1,000 endpoints fetched and committed state over gRPC, waiting
     # for each (14 of the 26 s its timers took at the end of a bounded run).
-    settings.set("python.state.cache-size", str(config.state_cache_entries))
+    settings.set("python.state.cache-size", str(config.state_cache_entries or state_cache_entries(0)))
     settings.set("table.local-time-zone", "UTC")
     if not settings.get("python.executable", ""):  # flink run -pyexec sets it for remote TaskManagers
         # The Python workers must run this interpreter, which has the project installed.
@@ -279,6 +279,23 @@ def create_table_environment(config: Config, bounded: bool, restore: str | None 
         settings.set("execution.state-recovery.path", _as_uri(restore))
         log.info("restoring from %s", restore)
     return t_env
+
+
+# Keyed states per endpoint across the job's Python operators (MetricWindows 3, FeatureWindows 3)
+# and room for the writer's and for endpoints without a reference.
+STATES_PER_ENDPOINT = 8
+
+
+def state_cache_entries(registered_endpoints: int) -> int:
+    """``state_cache_entries`` when not set: every registered endpoint's states, at least 50,000.
+    The cache is one per Python worker, shared by its operators; past it, each change of key
+    fetches and commits state through Flink and waits for it (half the time of a 10,000-endpoint
+    run's window timers went to those waits with 50,000).
+
+    >>> state_cache_entries(100), state_cache_entries(10_000)
+    (50000, 80000)
+    """
+    return max(50_000, STATES_PER_ENDPOINT * registered_endpoints)
 
 
 def prepare_store(config: Config) -> tuple[dict[str, Reference], tuple]:
@@ -311,6 +328,8 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     if heap_mb != config.local_jvm_heap_mb:
         log.info("local_jvm_heap_mb = %d for the %d registered endpoint(s)", heap_mb, len(snapshot))
         config = dataclasses.replace(config, local_jvm_heap_mb=heap_mb)
+    if not config.state_cache_entries:
+        config = dataclasses.replace(config, state_cache_entries=state_cache_entries(len(snapshot)))
     t_env = create_table_environment(config, bounded, restore)
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)

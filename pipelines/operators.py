@@ -221,17 +221,17 @@ class MetricWindows(KeyedProcessFunction):
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
         self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
         # The registry's running totals (project -> EndpointTotals), and whether they changed
-        # since a timer last sent them.
+        # since a timer last sent them: one state, as each is a round trip to Flink when a
+        # fleet's states outgrow the worker's cache.
         self.totals = runtime_context.get_state(ValueStateDescriptor("registry_totals", Types.PICKLED_BYTE_ARRAY()))
-        self.totals_unsent = runtime_context.get_state(ValueStateDescriptor("registry_unsent", Types.BOOLEAN()))
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         state = self.slices.value() or {}
         for s in value.slices:
             merge_into(state, s.start, s, lambda held: held.project == s.project)
         self.slices.update(state)
-        self.totals.update(count_slices(self.totals.value() or {}, value.slices, self.slide_ms))
-        self.totals_unsent.update(True)
+        totals, _ = self.totals.value() or ({}, False)
+        self.totals.update((count_slices(totals, value.slices, self.slide_ms), True))
         ctx.timer_service().register_event_time_timer(self.timer.first_end(state, self.emitted_through.value()) - 1)
         return ()
 
@@ -244,9 +244,10 @@ class MetricWindows(KeyedProcessFunction):
         rows = WindowRows()
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
-        if self.totals_unsent.value():
-            yield from rows.add(REGISTRY, list(self.totals.value().values()))
-            self.totals_unsent.clear()
+        totals, unsent = self.totals.value()
+        if unsent:
+            yield from rows.add(REGISTRY, list(totals.values()))
+            self.totals.update((totals, False))
         yield from rows.rest()
         self.timer.settle(ctx, self.slices, self.emitted_through, state, passed, next_end)
 
