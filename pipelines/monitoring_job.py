@@ -22,7 +22,6 @@ and endpoint. Runs in PyFlink local mode from ``modelmon run``, or unchanged wit
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -327,9 +326,9 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
                             machine_memory_mb()) if launches_its_jvm() else config.local_jvm_heap_mb
     if heap_mb != config.local_jvm_heap_mb:
         log.info("local_jvm_heap_mb = %d for the %d registered endpoint(s)", heap_mb, len(snapshot))
-        config = dataclasses.replace(config, local_jvm_heap_mb=heap_mb)
+        config = config.replace(local_jvm_heap_mb=heap_mb)
     if not config.state_cache_entries:
-        config = dataclasses.replace(config, state_cache_entries=state_cache_entries(len(snapshot)))
+        config = config.replace(state_cache_entries=state_cache_entries(len(snapshot)))
     t_env = create_table_environment(config, bounded, restore)
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)

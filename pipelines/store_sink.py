@@ -200,8 +200,10 @@ class StoreSink:
     were buffered, a 1M-line run inserted the sampled rows of each batch apart (100 inserts of
     about 2,750 rows, 58 ms each; now 11-13 inserts).
 
-    Rows are kept and inserted column by column: converting and inserting 100,000
-    ``drift_measures`` rows that way took 0.37-0.50 s against 0.75-0.97 s row by row.
+    Rows are kept column by column and inserted as Arrow tables of the store's own column
+    types: converting and inserting 100,000 ``drift_measures`` rows by columns took 0.37-0.50 s
+    against 0.75-0.97 s row by row, and as Arrow about half of that again (0.71 s against 1.32 s
+    on a busier machine).
     """
 
     def __init__(self, dsn: str, max_insert_rows: int = MAX_INSERT_ROWS):
@@ -212,6 +214,7 @@ class StoreSink:
         self.arrow_buffers: dict[str, list[pa.Table]] = {table: [] for table in ARROW_TABLES}
         self.registry: dict[tuple[str, str], EndpointTotals] = {}  # the newest counts per endpoint
         self.histories = RegistryHistories()
+        self.schemas: dict[str, pa.Schema] = {}  # per table, read from the store at its first insert
 
     def add(self, target: str, records: dict | list[dict] | pa.Table) -> None:
         if target == MANY_TABLES:
@@ -266,7 +269,9 @@ class StoreSink:
                 count = self.buffered_rows[table]
                 if not count:
                     continue
-                store.insert_columns(self.client.get(), table, self.buffers[table])
+                if table not in self.schemas:
+                    self.schemas[table] = store.arrow_schema(self.client.get(), table, list(ROW_TABLES[table]))
+                store.insert_columns(self.client.get(), table, self.buffers[table], self.schemas[table])
                 self.buffers[table] = {name: [] for name in ROW_TABLES[table]}
                 self.buffered_rows[table] = 0
             log.info("%s: wrote %d rows in %.1f ms", table, count, (time.perf_counter() - started) * 1000)
