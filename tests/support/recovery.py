@@ -26,11 +26,11 @@ def closing_event(expected_events: dict) -> dict:
             "request": {"inputs": [[0.0]]}, "resp": {"outputs": [0]}, "microsec": 1}
 
 
-def wait_for_the_last_windows(job: JobProcess, written_before: int) -> None:
-    """Until the writer has written windows again and then nothing for 5 s."""
+def wait_for_the_last_windows(job: JobProcess, written_before: int, quiet_seconds: float = 5) -> None:
+    """Until the writer has written windows again and then nothing for ``quiet_seconds``."""
     job.wait_for(lambda: job.text().count(WROTE_WINDOWS) > written_before, "the last windows")
     quiet_since, seen = time.monotonic(), job.text()
-    while time.monotonic() - quiet_since < 5:
+    while time.monotonic() - quiet_since < quiet_seconds:
         time.sleep(0.5)
         if job.text() != seen:
             quiet_since, seen = time.monotonic(), job.text()

@@ -208,7 +208,9 @@ def test_a_partition_whose_backlog_is_ten_minutes_behind_another_loses_nothing_t
         time.sleep(3)
         written_before = job.text().count(WROTE_WINDOWS)
         close_windows(kafka_broker, "behind", 2, expected_events)
-        wait_for_the_last_windows(job, written_before)
+        # The backlog's own windows, which partition 0's idleness lets out, may come first:
+        # the closing events' came 4 s after them in a passing run, past 5 s in a failing one.
+        wait_for_the_last_windows(job, written_before, quiet_seconds=15)
     finally:
         job.kill()
     assert window_count_mismatches(f"chdb://{tmp_path / 'store'}", expected_events) == []
