@@ -7,7 +7,7 @@ LINES ?=
 FULL ?=
 ROUNDS ?=
 
-.PHONY: demo test test-unit bench bench-proxy kafka java maven connector kafka-broker chromium clean
+.PHONY: demo test test-unit bench bench-fleet bench-proxy kafka java maven connector kafka-broker chromium clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -71,6 +71,10 @@ test-unit: $(STAMP) java
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java
 	$(PYTHON) -m benchmarks.job_bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS))
+
+# The job over fleets of 1,000 and 10,000 endpoints x 20 features, default settings (about 15 minutes).
+bench-fleet: $(STAMP) java
+	$(PYTHON) -m benchmarks.fleet_bench $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
 
 # The proxy under concurrent Grafana queries: 1,000 endpoints, a day of 1-minute data.
 bench-proxy: $(STAMP)

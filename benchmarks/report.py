@@ -9,6 +9,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results.json"
 PROXY_RESULTS = Path(__file__).parent / "proxy_results.json"
+FLEET_RESULTS = Path(__file__).parent / "fleet_results.json"
 PAGE = Path(__file__).parent.parent / "docs" / "benchmark.md"
 
 
@@ -41,8 +42,22 @@ def proxy_markdown(runs: list[dict]) -> list[str]:
     return lines
 
 
-def benchmark_markdown(results: dict, proxy: list[dict] | None = None) -> str:
-    """The page for one bench's results (and the proxy bench's, when there are some)."""
+def fleet_markdown(results: dict) -> list[str]:
+    """The fleet bench's section (``make bench-fleet``)."""
+    machine = results["machine"]
+    return [
+        "## Fleets of endpoints", "",
+        f"`make bench-fleet`, {results['date']}: {machine['cpus']} cores, {machine['memory_gib']} GiB; per fleet, 20 "
+        "features and a reference per endpoint, one hour of event time, `modelmon run --bounded` with its default "
+        "settings. Totals checked against the input: ok.", "",
+        "| endpoints | events | wall s | start-up s | past start-up s | x real time | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {f['endpoints']:,} | {f['events']:,} | {f['wall_s']} | {f['startup_s']} | {f['wall_past_startup_s']} | "
+          f"{f['real_time_factor']} | {f['peak_rss_mb']:,} |" for f in results["fleets"]), ""]
+
+
+def benchmark_markdown(results: dict, proxy: list[dict] | None = None, fleet: dict | None = None) -> str:
+    """The page for one bench's results (and the proxy's and fleet benches', when there are some)."""
     machine = results["machine"]
     main, parallel, stage = results["main"], results["main_parallel"], results["parse_stage"]
     kafka = [results["kafka"]] if "kafka" in results else []
@@ -76,13 +91,14 @@ def benchmark_markdown(results: dict, proxy: list[dict] | None = None) -> str:
         "Events/s excluding start-up is events / (wall - start-up), start-up being the same command's wall time",
         "on 100 lines; `--` where a run is less than 2 s longer than its start-up, which is within start-ups' own",
         "spread. Peak RSS is the whole process tree's (client, Flink JVM, Python workers).", ""]
-    return "\n".join(lines + (proxy_markdown(proxy) if proxy else []))
+    return "\n".join(lines + (fleet_markdown(fleet) if fleet else []) + (proxy_markdown(proxy) if proxy else []))
 
 
 def current_page() -> str:
     """The page as the committed figures give it."""
     proxy = json.loads(PROXY_RESULTS.read_text()) if PROXY_RESULTS.exists() else None
-    return benchmark_markdown(json.loads(RESULTS.read_text()), proxy)
+    fleet = json.loads(FLEET_RESULTS.read_text()) if FLEET_RESULTS.exists() else None
+    return benchmark_markdown(json.loads(RESULTS.read_text()), proxy, fleet)
 
 
 def main() -> int:
