@@ -244,7 +244,7 @@ class MetricWindows(KeyedProcessFunction):
         rows = WindowRows()
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
-        totals, unsent = self.totals.value()
+        totals, unsent = self.totals.value() or ({}, False)  # None: restored from a job without a registry
         if unsent:
             yield from rows.add(REGISTRY, list(totals.values()))
             self.totals.update((totals, False))
