@@ -162,8 +162,9 @@ def run(endpoints: int, hours: int, seconds: float, clients: int, port: int, wor
         cache_seconds: float) -> dict:
     dsn = f"chdb://{(workdir / 'store').resolve()}"
     filled = workdir / "store" / "modelmon-bench.json"  # a store of the same shape is filled once
-    if filled.exists() and json.loads(filled.read_text())["shape"] == [endpoints, hours]:
-        counts, end = json.loads(filled.read_text())["rows"], datetime.fromisoformat(json.loads(filled.read_text())["end"])
+    before = json.loads(filled.read_text()) if filled.exists() else {}
+    if before.get("shape") == [endpoints, hours]:
+        counts, end = before["rows"], datetime.fromisoformat(before["end"])
         print(f"store: {counts}, filled before", flush=True)
     else:
         shutil.rmtree(workdir / "store", ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import numbers
 import re
 import threading
 import time
@@ -380,7 +381,7 @@ def registry_history(client: Client, ranges: Mapping[tuple[str, str], tuple[int,
             WHERE (project, endpoint_id) IN {{keys:Array(Tuple(String, String))}}""",
                             parameters={"keys": keys}).named_results():
         key = (row["project"], row["endpoint_id"])
-        if _epoch_ms(row["last_request"]) < ranges[key][0]:
+        if epoch_ms(row["last_request"]) < ranges[key][0]:
             history[key] = (_stored_totals(row), True)
     rest = [key for key in keys if key not in history]
     if rest:
@@ -418,11 +419,21 @@ def _stored_totals(row: Mapping[str, Any]) -> EndpointTotals:
     """Totals read from the store (their window range spans their requests)."""
     endpoint = Endpoint(row["project"], row["endpoint_id"], row["function_uri"], row["model"], row["version"],
                         row["model_class"], json.dumps(dict(row["labels"]), sort_keys=True))
-    first, last = _epoch_ms(row["first_request"]), _epoch_ms(row["last_request"])
+    first, last = epoch_ms(row["first_request"]), epoch_ms(row["last_request"])
     return EndpointTotals(row["project"], row["endpoint_id"], first, last, first, last, row["requests_count"],
                           row["predictions_count"], row["error_count"], endpoint)
 
 
-def _epoch_ms(moment: datetime) -> int:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return round(aware.timestamp() * 1000)
+def epoch_ms(value: Any) -> int | None:
+    """A time as epoch milliseconds, as the job's rows carry it and the store's Arrow columns
+    take it: given so, or a number, a datetime or an ISO timestamp (naive = UTC).
+
+    >>> epoch_ms(1767225600250), epoch_ms("2026-01-01T00:05:00"), epoch_ms(datetime(2026, 1, 1)), epoch_ms(None)
+    (1767225600250, 1767225900000, 1767225600000, None)
+    """
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, numbers.Real):
+        return round(value)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return round((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import pickle
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import pyarrow as pa
@@ -94,21 +92,6 @@ class WindowRows:
         return [payload]
 
 
-def epoch_ms(value: Any) -> int | None:
-    """A time as the epoch milliseconds the store's Arrow columns take: the job's times are
-    already (and pass as they are); an ISO timestamp (naive = UTC) is converted.
-
-    >>> epoch_ms(1767225600250), epoch_ms("2026-01-01T00:05:00"), epoch_ms(None)
-    (1767225600250, 1767225900000, None)
-    """
-    if value is None or isinstance(value, int):
-        return value
-    if isinstance(value, numbers.Real):
-        return round(value)
-    moment = datetime.fromisoformat(value)
-    return round((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
-
-
 def _identity(value: Any) -> Any:
     return value
 
@@ -118,29 +101,29 @@ def _labels(value: str | None) -> dict:
 
 
 _FEATURE_WINDOW = {"project": _identity, "endpoint_id": _identity, "feature_name": _identity,
-                   "feature_index": _identity, "reference_id": _identity, "window_start": epoch_ms,
-                   "window_end": epoch_ms}
+                   "feature_index": _identity, "reference_id": _identity, "window_start": store.epoch_ms,
+                   "window_end": store.epoch_ms}
 
 
 # Column lists per table, in insert order, with the conversion from the job's value.
 ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     "endpoint_metrics": {
         "project": _identity, "endpoint_id": _identity, "window_size": _identity,
-        "window_start": epoch_ms, "window_end": epoch_ms, "requests_count": _identity,
+        "window_start": store.epoch_ms, "window_end": store.epoch_ms, "requests_count": _identity,
         "predictions_count": _identity, "predictions_per_second": _identity, "error_count": _identity,
         "latency_avg": _identity, "latency_p50": _identity, "latency_p95": _identity,
         "latency_p99": _identity, "latency_max": _identity,
     },
     "endpoint_activity": {
-        "project": _identity, "endpoint_id": _identity, "window_start": epoch_ms,
-        "first_request": epoch_ms, "last_request": epoch_ms, "requests_count": _identity,
+        "project": _identity, "endpoint_id": _identity, "window_start": store.epoch_ms,
+        "first_request": store.epoch_ms, "last_request": store.epoch_ms, "requests_count": _identity,
         "predictions_count": _identity, "error_count": _identity, "latency_count": _identity,
         "latency_sum": _identity, "latency_max": _identity, "latency_buckets": _identity, "function_uri": _identity,
         "model": _identity, "version": _identity, "model_class": _identity, "labels": _labels,
     },
     "invalid_events": {
         "kind": _identity, "project": _identity, "endpoint_id": _identity, "event_key": _identity,
-        "event_time": epoch_ms, "reason": _identity, "raw": _identity,
+        "event_time": store.epoch_ms, "reason": _identity, "raw": _identity,
     },
     "feature_histograms": dict(_FEATURE_WINDOW, **{
         "count": _identity, "invalid_count": _identity, "mean": _identity, "std": _identity, "min": _identity,
@@ -151,22 +134,22 @@ ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "jsd": _identity, "drift_measure": _identity, "drift_status": _identity, "exceeded": _identity,
     }),
     "drift_status": {
-        "project": _identity, "endpoint_id": _identity, "reference_id": _identity, "window_start": epoch_ms,
-        "window_end": epoch_ms, "feature_names": _identity, "features_count": _identity,
+        "project": _identity, "endpoint_id": _identity, "reference_id": _identity, "window_start": store.epoch_ms,
+        "window_end": store.epoch_ms, "feature_names": _identity, "features_count": _identity,
         "tvd_sum": _identity, "tvd_mean": _identity, "hellinger_sum": _identity, "hellinger_mean": _identity,
         "kld_sum": _identity, "kld_mean": _identity, "psi_mean": _identity, "jsd_mean": _identity,
         "drift_measure": _identity, "drift_status": _identity, "possible_threshold": _identity,
         "detected_threshold": _identity,
     },
     "custom_metrics": {
-        "project": _identity, "endpoint_id": _identity, "metric_name": _identity, "window_start": epoch_ms,
-        "window_end": epoch_ms, "values_count": _identity, "sum": _identity, "mean": _identity,
+        "project": _identity, "endpoint_id": _identity, "metric_name": _identity, "window_start": store.epoch_ms,
+        "window_end": store.epoch_ms, "values_count": _identity, "sum": _identity, "mean": _identity,
         "min": _identity, "max": _identity,
     },
     "endpoint_registry": {
         "project": _identity, "endpoint_id": _identity, "function_uri": _identity, "model": _identity,
-        "version": _identity, "model_class": _identity, "labels": _labels, "first_request": epoch_ms,
-        "last_request": epoch_ms, "requests_count": _identity, "predictions_count": _identity,
+        "version": _identity, "model_class": _identity, "labels": _labels, "first_request": store.epoch_ms,
+        "last_request": store.epoch_ms, "requests_count": _identity, "predictions_count": _identity,
         "error_count": _identity,
     },
 }
