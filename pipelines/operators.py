@@ -26,6 +26,7 @@ from pyflink.table.udf import FunctionContext, ScalarFunction
 from modelmon.config import Config
 from modelmon.pipelines.references import JobReferences
 from modelmon.pipelines.store_sink import REGISTRY, STORE_ROW, SampleInserts, WindowRows, store_row
+from modelmon.pipelines.worker import tune_worker
 from modelmon.udfs.batches import BatchOutput, parse_batch
 from modelmon.udfs.contract import EndpointCache
 from modelmon.udfs.feature_windows import drift_rows, histogram_rows
@@ -71,6 +72,7 @@ class _PredictionParser(ScalarFunction):
         self.retention_days = config.retention_days
 
     def open(self, function_context: FunctionContext) -> None:
+        tune_worker()
         self.tracker = LatenessTracker(self.lateness_ms, self.ahead_ms, idle_ms=self.idle_ms,
                                        retention_days=self.retention_days)
         self.endpoints = EndpointCache()
@@ -216,6 +218,7 @@ class MetricWindows(KeyedProcessFunction):
         self.timer = WindowTimer(job_slice_ms(config), max(max(WINDOW_SIZES_MS.values()), self.slide_ms))
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        tune_worker()
         # One value per endpoint (slice start -> slices), not a map state: a timer reads every
         # slice of the last hour, and PyFlink's cache keeps the value as a Python object.
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
@@ -268,6 +271,7 @@ class FeatureWindows(KeyedProcessFunction):
         self.timer = WindowTimer(self.window_ms, self.range_ms)
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        tune_worker()
         # One value per endpoint (window start -> summaries), not a map state, as in
         # MetricWindows: a record brings partials for many windows and a timer reads them all,
         # and PyFlink's cache keeps the value as a Python object between them.

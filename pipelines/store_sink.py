@@ -30,6 +30,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from modelmon import store
+from modelmon.pipelines.worker import tune_worker
 from modelmon.udfs.features import SAMPLE_SCHEMA
 from modelmon.udfs.registry import EndpointTotals, with_history
 
@@ -358,6 +359,7 @@ class StoreWriter(KeyedProcessFunction):
         self.max_waiting = max_waiting
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        tune_worker()
         self.waiting = runtime_context.get_list_state(
             ListStateDescriptor("waiting_payloads", Types.PRIMITIVE_ARRAY(Types.BYTE())))
         self.waiting_count = runtime_context.get_state(ValueStateDescriptor("waiting_count", Types.LONG()))

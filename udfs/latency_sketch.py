@@ -14,7 +14,9 @@ numpy's on the same latencies.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -115,15 +117,37 @@ def dense_percentiles(counts: np.ndarray, percentiles: Sequence[float]) -> list[
     >>> dense_percentiles(LatencySketch.of(np.array([100])).dense(), [50, 99]) == [bucket_values([231])[0]] * 2
     True
     """
-    cumulative = np.cumsum(counts)
-    n = int(cumulative[-1])
-    positions = (n - 1) * (np.asarray(percentiles, dtype=np.float64) / 100)
-    below = np.floor(positions)
-    ranks = np.concatenate([below, np.minimum(below + 1, n - 1)]).astype(np.int64)  # all in one search
-    low, high = bucket_values(np.searchsorted(cumulative, ranks, side="right") + ZERO_BUCKET).reshape(2, -1)
-    weight = positions - below
-    difference = high - low
-    return np.where(weight >= 0.5, high - difference * (1 - weight), low + difference * weight).tolist()
+    occupied = np.flatnonzero(counts)
+    return sketch_percentiles((occupied + ZERO_BUCKET).tolist(), counts[occupied].tolist(), percentiles)
+
+
+def sketch_percentiles(keys: Sequence[int], counts: Sequence[int], percentiles: Sequence[float]) -> list[float]:
+    """The percentiles of a sketch given as its occupied buckets (``keys`` ascending) and their
+    counts, not empty: each order statistic's bucket is found among the cumulative counts.
+
+    Plain Python over the occupied buckets, not numpy over all of them: a window holds a few
+    of the 2,186, and numpy's per-call costs were most of the time (24 µs against 9 for 20
+    latencies, a 10,000-endpoint run writes 1.7 M such windows).
+
+    >>> bucket_35 = float(bucket_values([35])[0])
+    >>> sketch_percentiles([0, 35], [1, 3], [0, 50, 100]) == [2 / (GAMMA + 1), bucket_35, bucket_35]
+    True
+    """
+    cumulative = list(accumulate(counts))
+    n = cumulative[-1]
+
+    def value(rank: int) -> float:
+        key = keys[bisect_right(cumulative, rank)]
+        return 0.0 if key == ZERO_BUCKET else 2 * GAMMA ** key / (GAMMA + 1)
+
+    result = []
+    for percentile in percentiles:
+        position = (n - 1) * (percentile / 100)
+        below = math.floor(position)
+        low, high = value(below), value(min(below + 1, n - 1))
+        weight, difference = position - below, high - low
+        result.append(high - difference * (1 - weight) if weight >= 0.5 else low + difference * weight)
+    return result
 
 
 def bucket_percentiles(buckets: Mapping[int, int], percentiles: Sequence[float]) -> list[float]:
@@ -133,4 +157,5 @@ def bucket_percentiles(buckets: Mapping[int, int], percentiles: Sequence[float])
     >>> bucket_percentiles({81: 1, 98: 2}, [50]) == [float(bucket_values([98])[0])]
     True
     """
-    return dense_percentiles(dense_counts(list(buckets), list(buckets.values())), percentiles)
+    keys = sorted(buckets)
+    return sketch_percentiles(keys, [buckets[key] for key in keys], percentiles)
