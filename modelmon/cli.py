@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from modelmon.config import load_config
@@ -20,19 +22,25 @@ def _run(args: argparse.Namespace) -> int:
     from modelmon.udfs.contract import STATUS_EXPIRED
 
     config = config_from_arguments(args)
-    run_monitoring_job(config, bounded=args.bounded, restore=args.restore)
-    if args.bounded:
-        client = store.connect(config.store)
-        try:
-            print(f"rows in the store: {store.row_counts(client, list(TABLES))}")
-            dead_letters = store.dead_letter_counts(client)
-        finally:
-            client.close()
-        if dead_letters:
-            print(f"dead letters in the store (invalid_events), events per kind: {dead_letters}")
-        if dead_letters.get(STATUS_EXPIRED):
-            print(f"{dead_letters[STATUS_EXPIRED]} events are older than the store keeps them "
-                  f"(retention_days = {config.retention_days}): they are in no window; retention_days = 0 keeps every row")
+    stop = None
+    if not args.bounded:  # Ctrl-C or a TERM signal stops it with a savepoint
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    savepoint = run_monitoring_job(config, bounded=args.bounded, stop=stop, restore=args.restore)
+    if savepoint:
+        print(f"stopped with a savepoint: {savepoint} (go on from it with --restore {savepoint})")
+    client = store.connect(config.store)
+    try:
+        print(f"rows in the store: {store.row_counts(client, list(TABLES))}")
+        dead_letters = store.dead_letter_counts(client)
+    finally:
+        client.close()
+    if dead_letters:
+        print(f"dead letters in the store (invalid_events), events per kind: {dead_letters}")
+    if dead_letters.get(STATUS_EXPIRED):
+        print(f"{dead_letters[STATUS_EXPIRED]} events are older than the store keeps them "
+              f"(retention_days = {config.retention_days}): they are in no window; retention_days = 0 keeps every row")
     return 0
 
 

@@ -33,6 +33,7 @@ from modelmon.reference import register_reference
 from modelmon.simulator import IRIS_FEATURES, TrafficGenerator, default_endpoints, training_set
 from modelmon.tracker import write_segment
 from modelmon.pipelines.monitoring_job import run_monitoring_job
+from modelmon.pipelines.store_sink import TABLES
 
 BACKFILL = timedelta(minutes=30)
 CATCH_UP_SPEED = 60
@@ -119,10 +120,11 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
                                  name="simulator")
     simulator.start()
     job_error: list[BaseException] = []
+    savepoint: list[str | None] = []
 
     def job() -> None:
         try:
-            run_monitoring_job(config, bounded=False, stop=stop, submitted=job_submitted)
+            savepoint.append(run_monitoring_job(config, bounded=False, stop=stop, submitted=job_submitted))
         except BaseException as error:  # reported by the main thread
             job_error.append(error)
             stop.set()
@@ -153,5 +155,12 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     if job_error:
         print(f"modelmon demo: the monitoring job failed: {job_error[0]}")
         return 1
-    print("modelmon demo: stopped cleanly")
+    client = store.connect(config.store)
+    try:
+        written = store.row_counts(client, list(TABLES))
+    finally:
+        client.close()
+    print(f"modelmon demo: stopped cleanly; rows in the store: {written}")
+    if savepoint and savepoint[0]:
+        print(f"  savepoint: {savepoint[0]}")
     return 0

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from py4j.java_gateway import JavaClass
-from pyflink.common import Types
+from pyflink.common import JobClient, Types
+from pyflink.common.completable_future import CompletableFuture
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
@@ -314,8 +315,9 @@ def prepare_store(config: Config) -> tuple[dict[str, Reference], tuple]:
 
 
 def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None,
-                       submitted: threading.Event | None = None, restore: str | None = None) -> None:
-    """Run the job until the input ends (bounded) or ``stop`` is set.
+                       submitted: threading.Event | None = None, restore: str | None = None) -> str | None:
+    """Run the job until the input ends (bounded) or ``stop`` is set; returns the savepoint
+    a stopped job took (:func:`stop_job`), if any.
 
     ``submitted`` is set once the job runs; ``restore`` is a checkpoint or savepoint path, or
     ``latest`` for the newest checkpoint under the checkpoint directory.
@@ -333,7 +335,7 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)
     try:
-        _run(t_env, config, bounded, references, stop, submitted)
+        return _run(t_env, config, bounded, references, stop, submitted)
     finally:
         references.release()
 
@@ -356,7 +358,7 @@ def job_failure(error: str, config: Config, local: bool) -> str:
 
 
 def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
-         stop: threading.Event | None, submitted: threading.Event | None) -> None:
+         stop: threading.Event | None, submitted: threading.Event | None) -> str | None:
     if is_kafka(config.source):
         require_kafka_connector()
     started = time.perf_counter()
@@ -366,25 +368,50 @@ def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, reference
         submitted.set()
     if t_env.get_config().get("execution.attached", "true") == "false":
         log.info("monitoring job %s submitted (detached)", job.get_job_id())
-        return
+        return None
     outcome = job.get_job_execution_result()
     try:
         while not outcome.done():
             if stop is not None and stop.is_set():
-                job.cancel().result()
+                savepoint = stop_job(job, checkpoint_directory(config, bounded, t_env.get_config().get(
+                    "execution.checkpointing.dir", "")))
                 while not outcome.done():
                     time.sleep(0.1)
                 log.info("monitoring job stopped after %.1f s", time.perf_counter() - started)
-                return
+                return savepoint
             time.sleep(0.2)
         try:
             outcome.result()
         except Exception as error:
             raise RuntimeError(job_failure(str(error), config, runs_locally(t_env))) from error
         log.info("monitoring job finished after %.1f s", time.perf_counter() - started)
+        return None
     finally:
         if outcome.done():  # not on an interrupt while it runs
             references.access.close_after_job()
+
+
+def stop_job(job: JobClient, checkpoints: str | None, patience_seconds: float = 30) -> str | None:
+    """Stop a running job with a savepoint under ``checkpoints``/savepoints: its sources stop,
+    every operator takes the savepoint and closes in order, so its Python workers end without
+    the errors of a cancel (a channel closed under a running bundle); returns the savepoint's
+    path. A job whose tasks are still starting cannot take one yet, so it tries again for
+    ``patience_seconds``; without a checkpoint directory, or past that, the job is cancelled."""
+    if checkpoints:
+        target = _as_uri(str(Path(checkpoints.removeprefix("file://")) / "savepoints"))
+        # PyFlink's stop_with_savepoint calls a Java method Flink 2 no longer has (without a format).
+        canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+        deadline = time.monotonic() + patience_seconds
+        while True:
+            try:
+                return CompletableFuture(job._j_job_client.stopWithSavepoint(False, target, canonical), str).result()
+            except Exception as error:  # noqa: BLE001 - py4j raises its own types; the cancel below stops the job
+                if time.monotonic() > deadline:
+                    log.warning("stop with a savepoint failed (%s); cancelling the job", str(error)[:3000])
+                    break
+            time.sleep(1)
+    job.cancel().result()
+    return None
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:

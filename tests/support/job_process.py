@@ -43,6 +43,12 @@ class JobProcess:
                 pytest.fail(f"timed out waiting for {what}:\n{self.text()[-3000:]}")
             time.sleep(0.2)
 
+    def interrupt(self, timeout: float = 120) -> int:
+        """SIGINT to the whole process group, as Ctrl-C in a terminal sends it (the Flink JVM
+        ignores it); returns the exit code."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
     def kill(self) -> None:
         """SIGKILL to the whole process group: the Python process and its Flink JVM, mid-stride."""
         try:
