@@ -3,13 +3,14 @@ another store."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import clickhouse_connect
 
 from modelmon import store
 
-WINDOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+# Yesterday, on the hour: inside every table's TTL whatever day the tests run.
+WINDOW = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
 METRICS_ROW = {"project": "p", "endpoint_id": "e1", "window_size": "5m", "window_start": WINDOW,
                "window_end": WINDOW.replace(minute=5), "requests_count": 7, "predictions_count": 9,
                "predictions_per_second": 0.03, "error_count": 1, "latency_avg": 10.0, "latency_p50": 9.0,
