@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=0, help="lines per fleet (default: 20 per endpoint)")
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
     args = parser.parse_args(argv)
-    workdir = Path(args.workdir)
+    workdir = Path(args.workdir).resolve()  # a chdb DSN needs an absolute path
     rows = [fleet_run(endpoints, args.events or 20 * endpoints, workdir) for endpoints in args.endpoints]
     print(f"{'endpoints':>10}{'events':>9}{'wall s':>8}{'start-up s':>11}{'past it s':>10}{'x real time':>12}"
           f"{'peak RSS MB':>12}")
