@@ -29,7 +29,7 @@ class Config:
     sink_batch_rows: int = 20_000  # rows: a table's waiting rows are inserted at this many (or after sink_flush_seconds)
     local_jvm_heap_mb: int = 0  # -Xmx of the JVM a local run starts, 0: sized from the registered endpoints; a cluster sizes its own
     parse_batch_lines: int = 10_000  # lines per vectorized Python call (Arrow batch); a bundle ends within 1 s anyway
-    bounded_bundle_seconds: float = 10.0  # a bounded run's Python bundles end after this long (continuous: Flink's 1 s)
+    bounded_bundle_seconds: float = 60.0  # a bounded run's Python bundles end after this long (continuous: Flink's 1 s)
     state_cache_entries: int = 0  # keyed states a Python worker keeps unserialized; 0: 8 per registered endpoint, >= 50,000
     sink_flush_seconds: float = 1.0
     sink_retry_max_seconds: float = 30.0  # longest wait between attempts at an unavailable store
