@@ -19,6 +19,36 @@ STATUS_COLOURS = {"NO_DRIFT": "#2e7d32", "POSSIBLE_DRIFT": "#f9a825", "DRIFT_DET
 CHART_WIDTH, CHART_HEIGHT = 440, 120
 
 
+# The latest windows the endpoint page shows: metric, label, and how a value reads. Latencies
+# are stored in µs and shown in ms; counts are whole numbers.
+LATEST_WINDOWS = (
+    ("predictions_per_second", "predictions/s, 5 min", "{:.2f} /s"),
+    ("latency_avg_5m", "latency avg, 5 min", "ms"), ("latency_p95_5m", "latency p95, 5 min", "ms"),
+    ("error_count_5m", "errors, 5 min", "{:.0f}"),
+    ("latency_avg_1h", "latency avg, 1 h", "ms"), ("error_count_1h", "errors, 1 h", "{:.0f}"),
+)
+
+
+def latest_cells(values: dict[str, float | None]) -> list[tuple[str, str]]:
+    """(label, value as shown) of each of :data:`LATEST_WINDOWS`, ``-`` where there is none.
+
+    >>> cells = latest_cells({"latency_avg_5m": 28555.13, "error_count_5m": 37.0, "predictions_per_second": 1.5})
+    >>> [shown for _, shown in cells]
+    ['1.50 /s', '28.6 ms', '-', '37', '-', '-']
+    """
+    cells = []
+    for metric, label, form in LATEST_WINDOWS:
+        value = values.get(metric)
+        if value is None:
+            shown = "-"
+        elif form == "ms":
+            shown = f"{value / 1000:.1f} ms"
+        else:
+            shown = form.format(value)
+        cells.append((label, shown))
+    return cells
+
+
 @dataclass(frozen=True)
 class Bar:
     x: float
@@ -61,9 +91,8 @@ def endpoint(endpoint_id: str):
     if not rows:
         raise NotFound(f"no model endpoint {endpoint_id!r}")
     info = rows[0]
-    latest = queries.latest_metric_values(get_store(), [
-        "predictions_per_second", "latency_avg_5m", "latency_p95_5m", "error_count_5m", "latency_avg_1h",
-        "error_count_1h"]).get(endpoint_id, {})
+    latest = latest_cells(queries.latest_metric_values(get_store(), [metric for metric, _, _ in LATEST_WINDOWS])
+                          .get(endpoint_id, {}))
     end = info["last_request"] + timedelta(milliseconds=1)  # the last drift range of traffic
     start = end - timedelta(seconds=current_app.config["MODELMON"].drift_range_seconds)
     analysis = analyze_features(get_store(), endpoint_id, start, end)

@@ -10,7 +10,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from modelmon.api import create_app
+from modelmon import store
+from modelmon.api import create_app, queries
 from modelmon.udfs.contract import endpoint_id
 
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
@@ -50,7 +51,7 @@ def test_the_endpoint_list_shows_each_drift_status_in_its_colour(status_url, tmp
     assert screenshot.stat().st_size > 10_000
 
 
-def test_an_endpoint_page_draws_expected_and_actual_histograms(status_url, tmp_path):
+def test_an_endpoint_page_draws_expected_and_actual_histograms(status_url, drift_run, tmp_path):
     dom = chromium("--dump-dom", f"{status_url}/endpoints/{FULLY}")
     text = visible_text(dom)
     assert "fully DRIFT_DETECTED" in text and FULLY in text
@@ -59,6 +60,15 @@ def test_an_endpoint_page_draws_expected_and_actual_histograms(status_url, tmp_p
     assert len(re.findall(r'<rect class="expected"', dom)) == len(re.findall(r'<rect class="actual"', dom)) == 110
     # every feature shifted past the training range: the live overflow bar is the tallest of its chart
     assert "actual 0.0%" in dom and re.search(r"actual (\d\d)\.\d%", dom)
+    # the latest windows in their units: latencies in ms (stored in µs), counts whole
+    client = store.connect(drift_run["config"].store)
+    try:
+        latest = queries.latest_metric_values(client, ["latency_avg_5m", "latency_p95_5m", "error_count_5m"])[FULLY]
+    finally:
+        client.close()
+    assert "latency avg, 5 min latency p95, 5 min errors, 5 min" in text
+    assert (f"{latest['latency_avg_5m'] / 1000:.1f} ms {latest['latency_p95_5m'] / 1000:.1f} ms "
+            f"{latest['error_count_5m']:.0f} ") in text
     screenshot = tmp_path / "status-endpoint.png"
     chromium(f"--screenshot={screenshot}", "--window-size=1200,1400", f"{status_url}/endpoints/{FULLY}")
     assert screenshot.stat().st_size > 20_000
