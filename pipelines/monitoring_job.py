@@ -378,8 +378,8 @@ def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, reference
     try:
         while not outcome.done():
             if stop is not None and stop.is_set():
-                savepoint = stop_job(job, checkpoint_directory(config, bounded, t_env.get_config().get(
-                    "execution.checkpointing.dir", "")))
+                # The directory create_table_environment chose, if any.
+                savepoint = stop_job(job, t_env.get_config().get("execution.checkpointing.dir", "") or None)
                 while not outcome.done():
                     time.sleep(0.1)
                 log.info("monitoring job stopped after %.1f s", time.perf_counter() - started)
