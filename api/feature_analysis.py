@@ -40,9 +40,10 @@ def analyze_features(client: Client, endpoint_id: str, start: datetime, end: dat
         features.append({
             "feature_name": ref.get("feature_name") or live.get("name"),
             "actual_count": live.get("value_count", 0), "actual_min": live.get("value_min"),
-            "actual_mean": live.get("value_mean"), "actual_max": live.get("value_max"),
+            "actual_mean": live.get("value_mean"), "actual_std": live.get("value_std"),
+            "actual_max": live.get("value_max"),
             "expected_count": ref.get("count"), "expected_min": ref.get("min"),
-            "expected_mean": ref.get("mean"), "expected_max": ref.get("max"),
+            "expected_mean": ref.get("mean"), "expected_std": ref.get("std"), "expected_max": ref.get("max"),
             "expected_bins": ref.get("bin_counts") or [], "bin_edges": ref.get("bin_edges") or [],
             "actual_bins": list(live.get("live_bins") or []), **_measures(drift)})
     overall = None

@@ -7,6 +7,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from modelmon.udfs.drift import MEASURE_NAMES
+
 
 def _rows(client: Client, sql: str, **parameters: Any) -> list[dict[str, Any]]:
     result = client.query(sql, parameters=parameters)
@@ -100,20 +102,92 @@ def _by_source(names: list[str]) -> dict[tuple[str, str | None], list[str]]:
 def metric_series(client: Client, endpoint_id: str, names: list[str], start: datetime, end: datetime,
                   bucket_ms: int) -> dict[str, list[tuple[Any, int]]]:
     """Per metric, [(value, epoch ms of window_end)] in [start, end], averaged per bucket."""
-    series: dict[str, list[tuple[Any, int]]] = {}
+    return metric_series_by_endpoint(client, [endpoint_id], names, start, end, bucket_ms).get(
+        endpoint_id, {name: [] for name in names})
+
+
+def metric_series_by_endpoint(client: Client, endpoint_ids: list[str], names: list[str], start: datetime,
+                              end: datetime, bucket_ms: int) -> dict[str, dict[str, list[tuple[Any, int]]]]:
+    """:func:`metric_series` of many endpoints in one query per table: endpoint id -> metric ->
+    points (every asked endpoint and metric present, empty without windows)."""
+    series = {endpoint: {name: [] for name in names} for endpoint in endpoint_ids}
     for (table, size), group in _by_source(names).items():
         columns = ", ".join(f"avg({METRICS[n][2]}) AS `{n}`" for n in group)
         size_filter = "AND window_size = {size:String}" if size else ""
         rows = _rows(client, f"""
-            SELECT toUnixTimestamp64Milli(toStartOfInterval(window_end, toIntervalMillisecond({{bucket:UInt64}})))
+            SELECT endpoint_id,
+                   toUnixTimestamp64Milli(toStartOfInterval(window_end, toIntervalMillisecond({{bucket:UInt64}})))
                    AS time_ms, {columns}
             FROM {table} FINAL
-            WHERE endpoint_id = {{endpoint:String}} {size_filter}
+            WHERE endpoint_id IN {{endpoints:Array(String)}} {size_filter}
               AND window_end BETWEEN {{start:DateTime64(3, 'UTC')}} AND {{end:DateTime64(3, 'UTC')}}
-            GROUP BY time_ms ORDER BY time_ms""",
-                     endpoint=endpoint_id, size=size, start=start, end=end, bucket=bucket_ms)
-        for name in group:
-            series[name] = [(row[name], row["time_ms"]) for row in rows if row[name] is not None]
+            GROUP BY endpoint_id, time_ms ORDER BY endpoint_id, time_ms""",
+                     endpoints=endpoint_ids, size=size, start=start, end=end, bucket=bucket_ms)
+        for row in rows:
+            for name in group:
+                if row[name] is not None:
+                    series[row["endpoint_id"]][name].append((row[name], row["time_ms"]))
+    return series
+
+
+# Dead letters counted per bucket of their event time, by kind (invalid_events.kind).
+DEAD_LETTER_SERIES = {"invalid_count": "invalid", "late_count": "late"}
+
+
+def dead_letter_series(client: Client, endpoint_id: str, start: datetime, end: datetime,
+                       bucket_ms: int) -> dict[str, list[tuple[int, int]]]:
+    """Per name of :data:`DEAD_LETTER_SERIES`, [(dead letters, epoch ms)] of the endpoint's
+    events in [start, end], per bucket of event time (buckets without any left out)."""
+    rows = _rows(client, """
+        SELECT kind, toUnixTimestamp64Milli(toStartOfInterval(assumeNotNull(event_time),
+                                                               toIntervalMillisecond({bucket:UInt64}))) AS time_ms,
+               count() AS value
+        FROM invalid_events FINAL
+        WHERE endpoint_id = {endpoint:String} AND kind IN {kinds:Array(String)}
+          AND event_time BETWEEN {start:DateTime64(3, 'UTC')} AND {end:DateTime64(3, 'UTC')}
+        GROUP BY kind, time_ms ORDER BY kind, time_ms""",
+                 endpoint=endpoint_id, kinds=list(DEAD_LETTER_SERIES.values()), start=start, end=end,
+                 bucket=bucket_ms)
+    series = {name: [] for name in DEAD_LETTER_SERIES}
+    names = {kind: name for name, kind in DEAD_LETTER_SERIES.items()}
+    for row in rows:
+        series[names[row["kind"]]].append((row["value"], row["time_ms"]))
+    return series
+
+
+def drift_status_series(client: Client, endpoint_id: str, start: datetime, end: datetime,
+                        bucket_ms: int) -> list[tuple[str, int]]:
+    """[(drift status, epoch ms)] of the drift runs ending in [start, end], the last of each bucket."""
+    rows = _rows(client, """
+        SELECT toUnixTimestamp64Milli(toStartOfInterval(window_end, toIntervalMillisecond({bucket:UInt64})))
+               AS time_ms, argMax(drift_status, window_end) AS status
+        FROM drift_status FINAL
+        WHERE endpoint_id = {endpoint:String}
+          AND window_end BETWEEN {start:DateTime64(3, 'UTC')} AND {end:DateTime64(3, 'UTC')}
+        GROUP BY time_ms ORDER BY time_ms""", endpoint=endpoint_id, start=start, end=end, bucket=bucket_ms)
+    return [(row["status"], row["time_ms"]) for row in rows]
+
+
+def feature_drift_series(client: Client, endpoint_id: str, measure: str, start: datetime, end: datetime,
+                         bucket_ms: int) -> dict[str, list[tuple[float, int]]]:
+    """Per feature in reference order, [(measure, epoch ms)] of the drift runs ending in [start,
+    end], averaged per bucket. ``measure`` is one of the drift measures (a column name)."""
+    if measure not in MEASURE_NAMES:
+        raise ValueError(f"unknown drift measure {measure!r}")
+    rows = _rows(client, f"""
+        SELECT feature_name, min(feature_index) AS feature_index,
+               toUnixTimestamp64Milli(toStartOfInterval(window_end, toIntervalMillisecond({{bucket:UInt64}})))
+               AS time_ms, avg({measure}) AS value
+        FROM drift_measures FINAL
+        WHERE endpoint_id = {{endpoint:String}}
+          AND window_end BETWEEN {{start:DateTime64(3, 'UTC')}} AND {{end:DateTime64(3, 'UTC')}}
+        GROUP BY feature_name, time_ms ORDER BY feature_index, feature_name, time_ms""",
+                 endpoint=endpoint_id, start=start, end=end, bucket=bucket_ms)
+    series: dict[str, list[tuple[float, int]]] = {}
+    for row in rows:
+        points = series.setdefault(row["feature_name"], [])
+        if row["value"] is not None:
+            points.append((row["value"], row["time_ms"]))
     return series
 
 
@@ -150,11 +224,15 @@ def current_reference(client: Client, endpoint_id: str) -> list[dict[str, Any]]:
 
 def feature_actuals(client: Client, endpoint_id: str, start: datetime, end: datetime,
                     reference_id: int) -> list[dict[str, Any]]:
-    """Per feature, the live statistics of the windows starting in [start, end), and the
-    summed bin counts of those binned on ``reference_id``."""
+    """Per feature, the live statistics of the windows starting in [start, end) (the standard
+    deviation pooled from the windows' counts, means and population deviations), and the summed
+    bin counts of those binned on ``reference_id``."""
     return _rows(client, """
         SELECT feature_index, any(feature_name) AS name, sum(count) AS value_count,
-               sum(mean * count) / nullIf(value_count, 0) AS value_mean, min(min) AS value_min,
+               sum(mean * count) / nullIf(value_count, 0) AS value_mean,
+               sqrt(greatest(sum(count * (ifNull(std, 0) * ifNull(std, 0) + ifNull(mean, 0) * ifNull(mean, 0)))
+                             / nullIf(value_count, 0) - value_mean * value_mean, 0)) AS value_std,
+               min(min) AS value_min,
                max(max) AS value_max, sumForEachIf(bin_counts, reference_id = {reference:UInt64}) AS live_bins
         FROM feature_histograms FINAL
         WHERE endpoint_id = {endpoint:String}
@@ -187,8 +265,10 @@ def drift_statuses(client: Client, endpoint_id: str, start: datetime, end: datet
 
 
 def find_endpoints(client: Client, project: str, endpoint_id: str | None = None, model: str | None = None,
-                   function: str | None = None, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Registry rows of a project, filtered (labels: every key=value must match)."""
+                   function: str | None = None, labels: dict[str, str] | None = None,
+                   status: str | None = None) -> list[dict[str, Any]]:
+    """Registry rows of a project (``*``: of every project), filtered (labels: every key=value
+    must match; status: the drift status)."""
     label_filters, parameters = [], {}
     for i, (key, value) in enumerate(sorted((labels or {}).items())):
         label_filters.append(f"AND labels[{{label_key_{i}:String}}] = {{label_value_{i}:String}}")
@@ -202,10 +282,11 @@ def find_endpoints(client: Client, project: str, endpoint_id: str | None = None,
                    toNullable(argMax(detected_threshold, reference_id)) AS detected_threshold
             FROM reference_endpoints GROUP BY endpoint_id
         ) AS r ON r.endpoint_id = e.endpoint_id
-        WHERE e.project = {{project:String}}
+        WHERE ({{project:String}} = '*' OR e.project = {{project:String}})
+          AND ({{status:Nullable(String)}} IS NULL OR e.drift_status = {{status:Nullable(String)}})
           AND ({{endpoint:Nullable(String)}} IS NULL OR e.endpoint_id = {{endpoint:Nullable(String)}})
           AND ({{model:Nullable(String)}} IS NULL OR e.model = {{model:Nullable(String)}})
           AND ({{function:Nullable(String)}} IS NULL OR e.function_uri = {{function:Nullable(String)}})
           {" ".join(label_filters)}
         ORDER BY e.model, e.endpoint_id""",
-                 project=project, endpoint=endpoint_id, model=model, function=function, **parameters)
+                 project=project, endpoint=endpoint_id, model=model, function=function, status=status, **parameters)

@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from modelmon.api import queries
+from modelmon.api import queries, series
 from modelmon.api.db import get_store
 from modelmon.api.feature_analysis import analyze_features
-from modelmon.api.grafana import iso_utc, parse_iso_time
+from modelmon.api.grafana import iso_utc
 from modelmon.udfs.drift import MEASURE_NAMES
 from modelmon.udfs.latency_sketch import bucket_percentiles
 from modelmon.udfs.metric_windows import PERCENTILES
 
 bp = Blueprint("rest", __name__, url_prefix="/api/projects/<project>/model-endpoints")
 
-_RELATIVE = re.compile(r"now(?:-(\d+)([smhd]))?")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_time(text: str, name: str) -> datetime:
-    """ISO 8601 (naive = UTC), ``now`` or ``now-<n><s|m|h|d>`` as MLRun's API accepts.
-
-    >>> parse_time("2026-01-01T00:00:00Z", "start").isoformat()
-    '2026-01-01T00:00:00+00:00'
-    """
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        amount, unit = relative.groups()
-        return datetime.now(timezone.utc) - timedelta(seconds=int(amount or 0) * _UNIT_SECONDS.get(unit, 0))
-    return parse_iso_time(text, name, "an ISO 8601 time or now[-<n><s|m|h|d>]")
-
-
-def _time_range() -> tuple[datetime, datetime]:
-    start = parse_time(request.args.get("start", "now-1h"), "start")
-    end = parse_time(request.args.get("end", "now"), "end")
-    if start > end:
-        raise BadRequest("start is after end")
-    return start, end
+def _time_range(points: str | int | None = series.DEFAULT_POINTS) -> series.TimeRange:
+    return series.time_range(request.args.get("start", "now-1h"), request.args.get("end", "now"),
+                             request.args.get("points", points))
 
 
 def _metric_names() -> list[str]:
@@ -60,6 +39,13 @@ def _labels() -> dict[str, str]:
             raise BadRequest(f"label {item[:100]!r} is not key=value")
         labels[key] = value
     return labels
+
+
+def _endpoint_rows(project: str, endpoint_id: str) -> list[dict[str, Any]]:
+    rows = queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id)
+    if not rows:
+        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
+    return rows
 
 
 def _endpoint_object(row: dict[str, Any], metrics: dict[str, list] | None) -> dict[str, Any]:
@@ -83,33 +69,33 @@ def _endpoint_object(row: dict[str, Any], metrics: dict[str, list] | None) -> di
     }
 
 
-def _metrics(endpoint_id: str, names: list[str], start: datetime, end: datetime) -> dict[str, list] | None:
-    if not names:
-        return None
-    series = queries.metric_series(get_store(), endpoint_id, names, start, end, bucket_ms=1)
-    return {name: [[datetime.fromtimestamp(t / 1000, timezone.utc).isoformat(), v] for v, t in series[name]]
-            for name in names}
+def _real_time(points: list[list[Any]]) -> list[list[Any]]:
+    return [[datetime.fromtimestamp(t / 1000, timezone.utc).isoformat(), v] for t, v in points]
 
 
 @bp.get("")
 def list_model_endpoints(project: str):
-    """Filters: ``model``, ``function`` (function_uri), ``label=k=v`` (repeatable), ``metric``
-    (repeatable, see /api/grafana-proxy metrics names), ``start``/``end`` for the metrics."""
-    names, (start, end) = _metric_names(), _time_range()
-    rows = queries.find_endpoints(get_store(), project, model=request.args.get("model"),
-                                  function=request.args.get("function"), labels=_labels())
-    return jsonify(endpoints=[_endpoint_object(r, _metrics(r["endpoint_id"], names, start, end)) for r in rows])
+    """Filters: ``model``, ``function`` (function_uri), ``label=k=v`` (repeatable), ``status``
+    (drift status); ``metric`` (repeatable, see /api/grafana-proxy metrics names) with
+    ``start``/``end`` and ``points`` (default: every window). Project ``*``: every project."""
+    names, span = _metric_names(), _time_range(points=None)
+    rows = series.find_endpoints(get_store(), project, model=request.args.get("model"), function=request.args.get("function"),
+                          labels=_labels(), status=request.args.get("status"))
+    found = series.fleet_series(get_store(), [r["endpoint_id"] for r in rows], names, span) if names else {}
+    return jsonify(endpoints=[
+        _endpoint_object(r, {n: _real_time(p) for n, p in found[r["endpoint_id"]].items()} if names else None)
+        for r in rows])
 
 
 @bp.get("/<endpoint_id>")
 def get_model_endpoint(project: str, endpoint_id: str):
     """One endpoint; ``feature_analysis=true`` adds the reference (``spec.feature_stats``), the
     live statistics of [start, end) (``status.current_stats``) and their drift."""
-    names, (start, end) = _metric_names(), _time_range()
-    rows = queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id)
-    if not rows:
-        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
-    endpoint = _endpoint_object(rows[0], _metrics(endpoint_id, names, start, end))
+    names, span = _metric_names(), _time_range(points=None)
+    start, end = span.start, span.end
+    rows = _endpoint_rows(project, endpoint_id)
+    metrics = series.fleet_series(get_store(), [endpoint_id], names, span)[endpoint_id] if names else None
+    endpoint = _endpoint_object(rows[0], {n: _real_time(p) for n, p in metrics.items()} if names else None)
     if request.args.get("feature_analysis", "false").lower() == "true":
         analysis = analyze_features(get_store(), endpoint_id, start, end)
         endpoint["spec"]["feature_stats"] = {
@@ -135,9 +121,9 @@ def latency_over_range(project: str, endpoint_id: str):
     """The latency (µs) of the endpoint's successful requests in the windows starting in [start,
     end): count, average and maximum exact, p50/p95/p99 from the windows' summed sketches, within
     1 % of the percentiles of the requests' latencies. Nulls when there were none."""
-    start, end = _time_range()
-    if not queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id):
-        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
+    span = _time_range(points=None)
+    start, end = span.start, span.end
+    _endpoint_rows(project, endpoint_id)
     stored = queries.latency_over_range(get_store(), endpoint_id, start, end)
     answer = {"start": iso_utc(start), "end": iso_utc(end), "count": int(stored["count"]), "avg": None, "max": None,
               **{f"p{q}": None for q in PERCENTILES}}
@@ -152,10 +138,32 @@ def latency_over_range(project: str, endpoint_id: str):
 def feature_analysis_rows(project: str, endpoint_id: str):
     """Per feature, expected (reference) against actual (live, windows starting in [start,
     end)) statistics and drift, as a plain list (for table panels such as Infinity's)."""
-    start, end = _time_range()
-    if not queries.find_endpoints(get_store(), project, endpoint_id=endpoint_id):
-        raise NotFound(f"no model endpoint {endpoint_id!r} in project {project!r}")
-    analysis = analyze_features(get_store(), endpoint_id, start, end)
-    keep = ("feature_name", "actual_count", "actual_min", "actual_mean", "actual_max", "expected_count",
-            "expected_min", "expected_mean", "expected_max", *MEASURE_NAMES)
+    span = _time_range(points=None)
+    _endpoint_rows(project, endpoint_id)
+    analysis = analyze_features(get_store(), endpoint_id, span.start, span.end)
+    keep = ("feature_name", "actual_count", "actual_min", "actual_mean", "actual_std", "actual_max",
+            "expected_count", "expected_min", "expected_mean", "expected_std", "expected_max", *MEASURE_NAMES)
     return jsonify([{name: f[name] for name in keep} for f in analysis.features])
+
+
+@bp.get("/<endpoint_id>/series")
+def endpoint_series(project: str, endpoint_id: str):
+    """The series the status page draws: ``metric`` (repeatable: the metric names, plus
+    ``invalid_count``, ``late_count`` and ``drift_status``) over ``start``/``end``, at most
+    ``points`` (default 300) per series: ``{"series": {name: [[epoch ms, value], ...]}}``."""
+    _endpoint_rows(project, endpoint_id)
+    return jsonify(series.endpoint_series(get_store(), endpoint_id, request.args.getlist("metric"), _time_range()))
+
+
+@bp.get("/<endpoint_id>/feature-drift")
+def feature_drift(project: str, endpoint_id: str):
+    """One drift ``measure`` (default tvd) per feature over time, for a heat map."""
+    _endpoint_rows(project, endpoint_id)
+    return jsonify(series.feature_drift(get_store(), endpoint_id, request.args.get("measure", "tvd"), _time_range()))
+
+
+@bp.get("/<endpoint_id>/incoming-features")
+def incoming_features(project: str, endpoint_id: str):
+    """The sampled incoming feature values over time."""
+    _endpoint_rows(project, endpoint_id)
+    return jsonify(series.incoming_features(get_store(), endpoint_id, _time_range()))

@@ -1,32 +1,54 @@
-"""The built-in status page, for users without Grafana: server-rendered HTML with inline SVG."""
+"""The built-in status page, for users without Grafana: server-rendered HTML with inline SVG.
+
+Every chart draws an answer of the REST API (``api/series.py`` computes both) and links the
+request that serves it; the range comes from the URL's ``from``/``to`` as in Grafana."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template
-from werkzeug.exceptions import NotFound
+from flask import Blueprint, current_app, render_template, request, url_for
+from werkzeug.exceptions import BadRequest, NotFound
 
-from modelmon.api import queries
+from modelmon.api import charts, queries, series
 from modelmon.api.db import get_store
 from modelmon.api.feature_analysis import analyze_features
+from modelmon.udfs.drift import DRIFT_STATUSES
 
 bp = Blueprint("status", __name__)
 
-STATUS_COLOURS = {"NO_DRIFT": "#2e7d32", "POSSIBLE_DRIFT": "#f9a825", "DRIFT_DETECTED": "#c62828",
-                  "NO_REFERENCE": "#757575", "NO_DATA": "#757575"}
-CHART_WIDTH, CHART_HEIGHT = 440, 120
+# The range picker: (``from`` of the URL, label); ``to`` is now. Grafana's default is 6 h.
+RANGES = (("now-15m", "15 m"), ("now-1h", "1 h"), ("now-6h", "6 h"), ("now-24h", "24 h"), ("now-7d", "7 d"))
+DEFAULT_FROM = "now-6h"
+REFRESH_SECONDS = {"30s": 30, "1m": 60, "5m": 300}
+CHART_POINTS, SPARKLINE_POINTS = 240, 48
+PAGE_SIZE = 50
 
-
-# The latest windows the endpoint page shows: metric, label, and how a value reads. Latencies
-# are stored in µs and shown in ms; counts are whole numbers.
+# The latest windows the endpoint page shows: metric, label, and unit (charts.format_value).
 LATEST_WINDOWS = (
-    ("predictions_per_second", "predictions/s, 5 min", "{:.2f} /s"),
+    ("predictions_per_second", "predictions/s, 5 min", "/s"),
     ("latency_avg_5m", "latency avg, 5 min", "ms"), ("latency_p95_5m", "latency p95, 5 min", "ms"),
-    ("error_count_5m", "errors, 5 min", "{:.0f}"),
-    ("latency_avg_1h", "latency avg, 1 h", "ms"), ("error_count_1h", "errors, 1 h", "{:.0f}"),
+    ("error_count_5m", "errors, 5 min", "count"),
+    ("latency_avg_1h", "latency avg, 1 h", "ms"), ("error_count_1h", "errors, 1 h", "count"),
 )
+
+# The endpoint page's time-series charts: title, series (REST series names), unit.
+ENDPOINT_CHARTS = (
+    ("predictions/s (5 min windows)", ("predictions_per_second_5m",), "/s"),
+    ("latency, 5 min windows", ("latency_avg_5m", "latency_p50_5m", "latency_p95_5m", "latency_p99_5m"), "ms"),
+    ("latency, 1 h windows", ("latency_avg_1h", "latency_p50_1h", "latency_p95_1h", "latency_p99_1h"), "ms"),
+    ("errors (5 min windows), invalid and late events", ("error_count_5m", "invalid_count", "late_count"), "count"),
+    ("drift, means over features (band: drift status)", ("tvd_mean", "hellinger_mean", "kld_mean", "drift_status"), ""),
+    ("drift, sums over features", ("tvd_sum", "hellinger_sum", "kld_sum"), ""),
+)
+
+# The index's sparklines: series, unit, column title.
+SPARKLINES = (("predictions_per_second_5m", "/s", "predictions/s"), ("latency_p95_5m", "ms", "p95 latency"),
+              ("error_count_5m", "count", "errors"))
+
+SORT_KEYS = ("project", "model", "last_request", "predictions_count", "error_count", "drift_status",
+             "drift_measure")
 
 
 def latest_cells(values: dict[str, float | None]) -> list[tuple[str, str]]:
@@ -34,69 +56,105 @@ def latest_cells(values: dict[str, float | None]) -> list[tuple[str, str]]:
 
     >>> cells = latest_cells({"latency_avg_5m": 28555.13, "error_count_5m": 37.0, "predictions_per_second": 1.5})
     >>> [shown for _, shown in cells]
-    ['1.50 /s', '28.6 ms', '-', '37', '-', '-']
+    ['1.500 /s', '28.56 ms', '-', '37', '-', '-']
     """
-    cells = []
-    for metric, label, form in LATEST_WINDOWS:
-        value = values.get(metric)
-        if value is None:
-            shown = "-"
-        elif form == "ms":
-            shown = f"{value / 1000:.1f} ms"
-        else:
-            shown = form.format(value)
-        cells.append((label, shown))
-    return cells
+    return [(label, "-" if values.get(metric) is None else charts.format_value(values[metric], unit))
+            for metric, label, unit in LATEST_WINDOWS]
 
 
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    kind: str  # "expected" | "actual"
-    share: float
+def page_range(points: int) -> series.TimeRange:
+    """The range of the URL's ``from``/``to`` (Grafana's names; default the last 6 hours)."""
+    return series.time_range(request.args.get("from") or DEFAULT_FROM, request.args.get("to") or "now", points,
+                             names=("from", "to"))
 
 
-def histogram_bars(expected: list[int], actual: list[int]) -> list[Bar]:
-    """Side-by-side bars of both histograms as shares of their totals, on the live bins
-    (underflow, the reference's bins, overflow).
+def page_url(**changes: Any) -> str:
+    """This page's URL with some arguments changed (``None`` removes one)."""
+    arguments = {**request.args.to_dict(), **changes}
+    return url_for(request.endpoint, **(request.view_args or {}),
+                   **{k: v for k, v in arguments.items() if v not in (None, "")})
 
-    >>> [(b.kind, round(b.share, 2)) for b in histogram_bars([1, 1], [0, 1, 3, 0])][:4]
-    [('expected', 0.0), ('actual', 0.0), ('expected', 0.5), ('actual', 0.25)]
-    """
-    expected = [0, *expected, 0]
-    totals = (sum(expected) or 1, sum(actual) or 1)
-    shares = [(e / totals[0], a / totals[1]) for e, a in zip(expected, actual or [0] * len(expected))]
-    top = max((max(pair) for pair in shares), default=0) or 1
-    slot = CHART_WIDTH / len(shares)
-    bars = []
-    for i, pair in enumerate(shares):
-        for k, (kind, share) in enumerate(zip(("expected", "actual"), pair)):
-            height = share / top * (CHART_HEIGHT - 10)
-            bars.append(Bar(i * slot + k * slot / 2 + 1, CHART_HEIGHT - height, slot / 2 - 2, height, kind, share))
-    return bars
+
+def _api_url(path: str, span: series.TimeRange, **arguments: Any) -> str:
+    return f"{path}?{urlencode({**arguments, **span.query()}, doseq=True)}"
+
+
+def _sort_key(name: str):
+    def key(row: dict[str, Any]):
+        value = row.get(name)
+        return (value is None, value if value is not None else 0)
+    return key
+
+
+@bp.context_processor
+def _page_tools() -> dict[str, Any]:
+    return {"ranges": RANGES, "page_url": page_url, "refresh_choices": REFRESH_SECONDS,
+            "refresh_seconds": REFRESH_SECONDS.get(request.args.get("refresh", "")),
+            "colours": charts.STATUS_COLOURS,
+            "range_args": {key: request.args[key] for key in ("from", "to", "refresh") if request.args.get(key)}}
 
 
 @bp.get("/")
 def index():
-    endpoints = queries.list_endpoints(get_store())
-    return render_template("index.html", endpoints=endpoints, colours=STATUS_COLOURS)
+    """The endpoints, filtered by project, model and drift status, sorted by a column, 50 a
+    page, with sparklines of their traffic, p95 latency and errors over the range."""
+    span = page_range(SPARKLINE_POINTS)
+    sort = request.args.get("sort", "last_request")
+    if sort not in SORT_KEYS:
+        raise BadRequest(f"unknown sort {sort!r}; known: {', '.join(SORT_KEYS)}")
+    descending = request.args.get("order", "desc" if sort == "last_request" else "asc") == "desc"
+    client = get_store()
+    status = request.args.get("status") or None
+    rows = series.find_endpoints(client, request.args.get("project") or "*", model=request.args.get("model") or None,
+                                 status=status)
+    rows.sort(key=_sort_key(sort), reverse=descending)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1), pages)
+    shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    names = [name for name, _, _ in SPARKLINES]
+    found = series.fleet_series(client, [r["endpoint_id"] for r in shown], names, span)
+    start_ms, end_ms = (int(t.timestamp() * 1000) for t in (span.start, span.end))
+    sparklines = {
+        r["endpoint_id"]: [charts.line_chart(title, {name: found[r["endpoint_id"]][name]}, start_ms, end_ms, unit,
+                                             _api_url(f"/api/projects/{r['project']}/model-endpoints/"
+                                                      f"{r['endpoint_id']}", span, metric=name),
+                                             width=120, height=28, axes=False)
+                           for name, unit, title in SPARKLINES]
+        for r in shown}
+    return render_template("index.html", endpoints=shown, total=len(rows), page=page, pages=pages,
+                           sparklines=sparklines, sparkline_titles=[t for _, _, t in SPARKLINES], span=span,
+                           sort=sort, descending=descending, projects=queries.list_projects(client),
+                           statuses=DRIFT_STATUSES, format_value=charts.format_value)
 
 
 @bp.get("/endpoints/<endpoint_id>")
 def endpoint(endpoint_id: str):
-    rows = [e for e in queries.list_endpoints(get_store()) if e["endpoint_id"] == endpoint_id]
+    """The seed's summary, performance, drift and features screens of one endpoint, over the range."""
+    client = get_store()
+    rows = queries.find_endpoints(client, "*", endpoint_id=endpoint_id)
     if not rows:
         raise NotFound(f"no model endpoint {endpoint_id!r}")
     info = rows[0]
-    latest = latest_cells(queries.latest_metric_values(get_store(), [metric for metric, _, _ in LATEST_WINDOWS])
+    span = page_range(CHART_POINTS)
+    start_ms, end_ms = (int(t.timestamp() * 1000) for t in (span.start, span.end))
+    api = f"/api/projects/{info['project']}/model-endpoints/{endpoint_id}"
+    time_charts = []
+    for title, names, unit in ENDPOINT_CHARTS:
+        answer = series.endpoint_series(client, endpoint_id, list(names), span)["series"]
+        statuses = answer.pop("drift_status", None)
+        time_charts.append(charts.line_chart(title, answer, start_ms, end_ms, unit,
+                                             _api_url(f"{api}/series", span, metric=list(names)), statuses=statuses))
+    drift = series.feature_drift(client, endpoint_id, "tvd", span)
+    heat = charts.heat_map("TVD per feature", drift["features"], start_ms, end_ms, drift["bucket_ms"],
+                           info["detected_threshold"] or 1.0, _api_url(f"{api}/feature-drift", span, measure="tvd"))
+    incoming = series.incoming_features(client, endpoint_id, span)
+    time_charts.append(charts.line_chart("incoming features (sampled rows, mean per bucket)", incoming["features"],
+                                         start_ms, end_ms, "", _api_url(f"{api}/incoming-features", span)))
+    latest = latest_cells(queries.latest_metric_values(client, [m for m, _, _ in LATEST_WINDOWS])
                           .get(endpoint_id, {}))
-    end = info["last_request"] + timedelta(milliseconds=1)  # the last drift range of traffic
-    start = end - timedelta(seconds=current_app.config["MODELMON"].drift_range_seconds)
-    analysis = analyze_features(get_store(), endpoint_id, start, end)
-    charts = [(f, histogram_bars(f["expected_bins"], f["actual_bins"])) for f in analysis.features
-              if f["expected_bins"]]
-    return render_template("endpoint.html", endpoint=info, latest=latest, analysis=analysis, charts=charts,
-                           start=start, end=end, colours=STATUS_COLOURS, width=CHART_WIDTH, height=CHART_HEIGHT)
+    analysis = analyze_features(client, endpoint_id, span.start, span.end)
+    histograms = [charts.histogram(f["feature_name"], f["bin_edges"], f["expected_bins"], f["actual_bins"])
+                  for f in analysis.features if f["expected_bins"]]
+    return render_template("endpoint.html", endpoint=info, latest=latest, analysis=analysis, charts=time_charts,
+                           heat=heat, histograms=histograms, span=span, source=current_app.config["MODELMON"].source,
+                           features_source=_api_url(f"{api}/features", series.TimeRange(span.start, span.end, None)))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+import json
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -96,7 +97,75 @@ def test_one_endpoint_with_metrics_and_feature_analysis(drift_client, drift_run,
     ("/api/projects/drift/model-endpoints?start=yesterday", 400, "is not an ISO 8601 time"),
     ("/api/projects/drift/model-endpoints?start=now&end=now-1h", 400, "start is after end"),
     ("/api/projects/drift/model-endpoints?label=novalue", 400, "is not key=value"),
+    ("/api/projects/drift/model-endpoints?status=BAD", 400, "unknown status 'BAD'"),
+    (f"/api/projects/drift/model-endpoints/{FULLY}/series?metric=nope", 400, "unknown or no metric ['nope']"),
+    (f"/api/projects/drift/model-endpoints/{FULLY}/series?metric=tvd_sum&points=0", 400, "points must be"),
+    (f"/api/projects/drift/model-endpoints/{FULLY}/feature-drift?measure=x", 400, "unknown measure 'x'"),
+    (f"/api/projects/drift/model-endpoints/{FULLY[:-1]}x/series?metric=tvd_sum", 404, "no model endpoint"),
 ])
 def test_bad_requests_get_a_json_4xx(drift_client, url, status, message):
     response = drift_client.get(url)
     assert response.status_code == status and message in response.get_json()["message"]
+
+
+def test_series_average_the_windows_per_bucket_and_count_dead_letters(drift_client, drift_run, drift_store):
+    start, end = drift_run["start"], drift_run["start"] + timedelta(hours=2)
+    answer = drift_client.get(f"/api/projects/drift/model-endpoints/{FULLY}/series", query_string={
+        "metric": ["latency_p95_5m", "invalid_count", "drift_status"], "start": iso(start), "end": iso(end),
+        "points": 8}).get_json()
+    bucket = 900_000  # two hours in 8 points
+    assert answer["bucket_ms"] == bucket
+    windows = drift_store.query(
+        "SELECT toUnixTimestamp64Milli(window_end), latency_p95 FROM endpoint_metrics FINAL WHERE endpoint_id = {e:String} "
+        "AND window_size = '5m' AND window_end BETWEEN {s:DateTime64(3)} AND {t:DateTime64(3)}",
+        parameters={"e": FULLY, "s": start, "t": end}).result_rows
+    times = np.array([t for t, _ in windows]) // bucket * bucket
+    values = np.array([v for _, v in windows])
+    assert answer["series"]["latency_p95_5m"] == [[int(t), pytest.approx(values[times == t].mean(), rel=1e-12)]
+                                                  for t in np.unique(times)]
+    # the invalid events of the traffic (a string latency), counted per bucket of their event time
+    slow = [json.loads(line) for path in sorted(drift_run["spool"].glob("*.jsonl"))
+            for line in path.read_text().splitlines() if '"slow"' in line and '"model": "fully"' in line]
+    slow_ms = np.array([int(datetime.fromisoformat(e["when"]).timestamp() * 1000) for e in slow]) // bucket * bucket
+    assert len(slow_ms) > 2
+    assert answer["series"]["invalid_count"] == [[int(t), int((slow_ms == t).sum())] for t in np.unique(slow_ms)]
+    # the drift status flips once, when the shifted traffic fills the drift range
+    statuses = [status for _, status in answer["series"]["drift_status"]]
+    assert statuses[0] == "NO_DRIFT" and statuses[-1] == "DRIFT_DETECTED"
+    assert sum(a != b for a, b in zip(statuses, statuses[1:])) <= 2
+
+
+def test_feature_drift_serves_each_features_measure_over_time(drift_client, drift_run, drift_store):
+    start, end = drift_run["start"], drift_run["start"] + timedelta(hours=2)
+    answer = drift_client.get(f"/api/projects/drift/model-endpoints/{FULLY}/feature-drift", query_string={
+        "measure": "hellinger", "start": iso(start), "end": iso(end), "points": 10_000}).get_json()
+    assert list(answer["features"]) == FEATURES
+    stored = drift_store.query(
+        "SELECT feature_name, toUnixTimestamp64Milli(window_end), hellinger FROM drift_measures FINAL "
+        "WHERE endpoint_id = {e:String} AND window_end BETWEEN {s:DateTime64(3)} AND {t:DateTime64(3)} "
+        "ORDER BY window_end", parameters={"e": FULLY, "s": start, "t": end}).result_rows
+    bucket = answer["bucket_ms"]  # a point's time is the start of its bucket, as in every series
+    assert bucket == 720
+    for name in FEATURES:
+        assert answer["features"][name] == [[t - t % bucket, v] for f, t, v in stored if f == name]
+
+
+def test_the_features_route_pools_the_windows_standard_deviation(drift_client, drift_run):
+    start, end = drift_run["start"] + timedelta(hours=1), drift_run["start"] + timedelta(hours=2)
+    rows = drift_client.get(f"/api/projects/drift/model-endpoints/{FULLY}/features",
+                            query_string={"start": iso(start), "end": iso(end)}).get_json()
+    live = read_feature_rows(drift_run["spool"], len(FEATURES))[FULLY]
+    window_starts = live["time_ms"] - live["time_ms"] % 300_000
+    values = live["values"][(window_starts >= start.timestamp() * 1000) & (window_starts < end.timestamp() * 1000)]
+    reference = drift_run["references"][FULLY]
+    for j, row in enumerate(rows):
+        column = values[:, j][~np.isnan(values[:, j])]
+        assert row["actual_std"] == pytest.approx(column.std(), rel=1e-9)
+        assert row["expected_std"] == pytest.approx(reference[FEATURES[j]].std(ddof=0), rel=1e-9)
+
+
+def test_every_project_and_a_drift_status_filter(drift_client):
+    everything = drift_client.get("/api/projects/*/model-endpoints").get_json()["endpoints"]
+    assert {e["metadata"]["project"] for e in everything} == {"drift"} and len(everything) == 4
+    drifting = drift_client.get("/api/projects/*/model-endpoints?status=DRIFT_DETECTED").get_json()["endpoints"]
+    assert [e["metadata"]["uid"] for e in drifting] == [FULLY]
