@@ -78,15 +78,18 @@ METRICS: dict[str, tuple[str, str | None, str]] = {
 LATEST = {"endpoint_metrics": "endpoint_metrics_latest", "drift_status": "endpoint_drift_latest"}
 
 
-def latest_metric_values(client: Client, names: list[str]) -> dict[str, dict[str, Any]]:
-    """endpoint id -> {metric name: its value in the endpoint's latest window}, from the tables
-    of newest windows: the same cost however much history the store keeps."""
+def latest_metric_values(client: Client, names: list[str], endpoint_ids: list[str] | None = None
+                         ) -> dict[str, dict[str, Any]]:
+    """endpoint id -> {metric name: its value in the endpoint's latest window}, of every endpoint
+    or of ``endpoint_ids``, from the tables of newest windows: the same cost however much
+    history the store keeps."""
     values: dict[str, dict[str, Any]] = {}
     for (table, size), group in _by_source(names).items():
         columns = ", ".join(f"argMax({METRICS[n][2]}, window_end) AS `{n}`" for n in group)
-        where = "WHERE window_size = {size:String}" if size else ""
+        where = ("WHERE ({endpoints:Nullable(String)} IS NULL OR has({endpoint_ids:Array(String)}, endpoint_id))"
+                 + (" AND window_size = {size:String}" if size else ""))
         for row in _rows(client, f"SELECT endpoint_id, {columns} FROM {LATEST[table]} FINAL {where} GROUP BY endpoint_id",
-                         size=size):
+                         size=size, endpoints=None if endpoint_ids is None else "", endpoint_ids=endpoint_ids or []):
             values.setdefault(row.pop("endpoint_id"), {}).update(row)
     return values
 
@@ -280,7 +283,9 @@ def find_endpoints(client: Client, project: str, endpoint_id: str | None = None,
         (
             SELECT endpoint_id, toNullable(argMax(possible_threshold, reference_id)) AS possible_threshold,
                    toNullable(argMax(detected_threshold, reference_id)) AS detected_threshold
-            FROM reference_endpoints GROUP BY endpoint_id
+            FROM reference_endpoints
+            WHERE {{endpoint:Nullable(String)}} IS NULL OR endpoint_id = {{endpoint:Nullable(String)}}
+            GROUP BY endpoint_id
         ) AS r ON r.endpoint_id = e.endpoint_id
         WHERE ({{project:String}} = '*' OR e.project = {{project:String}})
           AND ({{status:Nullable(String)}} IS NULL OR e.drift_status = {{status:Nullable(String)}})

@@ -23,7 +23,7 @@ DEFAULT_POINTS = 300
 MAX_POINTS = 10_000
 
 
-def parse_time(text: str, name: str) -> datetime:
+def parse_time(text: str, name: str, now: datetime | None = None) -> datetime:
     """ISO 8601 (naive = UTC), epoch milliseconds (as Grafana's URLs carry them), ``now`` or
     ``now-<n><s|m|h|d>`` as MLRun's API accepts.
 
@@ -35,7 +35,7 @@ def parse_time(text: str, name: str) -> datetime:
     relative = _RELATIVE.fullmatch(text)
     if relative:
         amount, unit = relative.groups()
-        return datetime.now(timezone.utc) - timedelta(seconds=int(amount or 0) * _UNIT_SECONDS.get(unit, 0))
+        return (now or datetime.now(timezone.utc)) - timedelta(seconds=int(amount or 0) * _UNIT_SECONDS.get(unit, 0))
     if text.isdigit() and len(text) <= 15:
         return datetime.fromtimestamp(int(text) / 1000, timezone.utc)
     return parse_iso_time(text, name, "an ISO 8601 time, epoch milliseconds or now[-<n><s|m|h|d>]")
@@ -68,8 +68,10 @@ class TimeRange:
 
 def time_range(start: str, end: str, points: str | int | None = DEFAULT_POINTS,
                names: tuple[str, str] = ("start", "end")) -> TimeRange:
-    """A range from request arguments; a 400 naming the argument that is wrong."""
-    first, last = parse_time(start, names[0]), parse_time(end, names[1])
+    """A range from request arguments (``now`` the same moment in both); a 400 naming the
+    argument that is wrong."""
+    now = datetime.now(timezone.utc)
+    first, last = parse_time(start, names[0], now), parse_time(end, names[1], now)
     if first > last:
         raise BadRequest(f"{names[0]} is after {names[1]}")
     if points is None:

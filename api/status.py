@@ -22,7 +22,9 @@ bp = Blueprint("status", __name__)
 RANGES = (("now-15m", "15 m"), ("now-1h", "1 h"), ("now-6h", "6 h"), ("now-24h", "24 h"), ("now-7d", "7 d"))
 DEFAULT_FROM = "now-6h"
 REFRESH_SECONDS = {"30s": 30, "1m": 60, "5m": 300}
-CHART_POINTS, SPARKLINE_POINTS = 240, 48
+# Points per series: 120 on a 420-pixel chart (3 px apart), 48 on a sparkline; the heat map's
+# 96 columns make 15-minute cells over 24 hours, as the seed's Overview heat maps have.
+CHART_POINTS, SPARKLINE_POINTS, HEAT_MAP_POINTS = 120, 48, 96
 PAGE_SIZE = 50
 
 # The latest windows the endpoint page shows: metric, label, and unit (charts.format_value).
@@ -138,19 +140,21 @@ def endpoint(endpoint_id: str):
     span = page_range(CHART_POINTS)
     start_ms, end_ms = (int(t.timestamp() * 1000) for t in (span.start, span.end))
     api = f"/api/projects/{info['project']}/model-endpoints/{endpoint_id}"
-    time_charts = []
-    for title, names, unit in ENDPOINT_CHARTS:
-        answer = series.endpoint_series(client, endpoint_id, list(names), span)["series"]
-        statuses = answer.pop("drift_status", None)
-        time_charts.append(charts.line_chart(title, answer, start_ms, end_ms, unit,
-                                             _api_url(f"{api}/series", span, metric=list(names)), statuses=statuses))
-    drift = series.feature_drift(client, endpoint_id, "tvd", span)
+    found = series.endpoint_series(client, endpoint_id, [n for _, names, _ in ENDPOINT_CHARTS for n in names],
+                                   span)["series"]  # one query per table for all the charts
+    time_charts = [charts.line_chart(title, {n: found[n] for n in names if n != "drift_status"}, start_ms, end_ms,
+                                     unit, _api_url(f"{api}/series", span, metric=list(names)),
+                                     statuses=found["drift_status"] if "drift_status" in names else None)
+                   for title, names, unit in ENDPOINT_CHARTS]
+    heat_span = series.TimeRange(span.start, span.end, HEAT_MAP_POINTS)
+    drift = series.feature_drift(client, endpoint_id, "tvd", heat_span)
     heat = charts.heat_map("TVD per feature", drift["features"], start_ms, end_ms, drift["bucket_ms"],
-                           info["detected_threshold"] or 1.0, _api_url(f"{api}/feature-drift", span, measure="tvd"))
+                           info["detected_threshold"] or 1.0, _api_url(f"{api}/feature-drift", heat_span,
+                                                                       measure="tvd"))
     incoming = series.incoming_features(client, endpoint_id, span)
     time_charts.append(charts.line_chart("incoming features (sampled rows, mean per bucket)", incoming["features"],
                                          start_ms, end_ms, "", _api_url(f"{api}/incoming-features", span)))
-    latest = latest_cells(queries.latest_metric_values(client, [m for m, _, _ in LATEST_WINDOWS])
+    latest = latest_cells(queries.latest_metric_values(client, [m for m, _, _ in LATEST_WINDOWS], [endpoint_id])
                           .get(endpoint_id, {}))
     analysis = analyze_features(client, endpoint_id, span.start, span.end)
     histograms = [charts.histogram(f["feature_name"], f["bin_edges"], f["expected_bins"], f["actual_bins"])

@@ -46,6 +46,8 @@ def chromium(*arguments: str, zone: str = "UTC") -> str:
 
 
 def visible_text(html: str) -> str:
+    """The page's text outside its charts, scripts and styles."""
+    html = re.sub(r"<(svg|script|style)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
