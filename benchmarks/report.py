@@ -25,6 +25,10 @@ def _row(case: str, row: dict, features: int = 20, endpoints: int = 10) -> str:
             f"{row['wall_s']} s | {row['startup_s']} s | {_number(row['peak_rss_mb'])} MB |")
 
 
+MIX_NAMES = {"grafana": "Grafana SimpleJson queries",
+             "pages": "status page requests (the index and an endpoint page, the last 24 h, 20 features)"}
+
+
 def proxy_markdown(runs: list[dict]) -> list[str]:
     """The proxy bench's section (``make bench-proxy``): one table per run kept."""
     lines = ["## The proxy under load", ""]
@@ -33,12 +37,13 @@ def proxy_markdown(runs: list[dict]) -> list[str]:
         lines += [
             f"`make bench-proxy`, {results['date']}: {results['machine']}; a store of {results['endpoints']:,} endpoints "
             f"and {results['hours']} h of 1-minute windows ({', '.join(f'{n:,} {t}' for t, n in rows.items())} rows), "
-            f"{results['clients']} concurrent streams of Grafana SimpleJson queries for {results['seconds']:g} s on "
+            f"{results['clients']} concurrent streams of "
+            f"{MIX_NAMES[results.get('mix', 'grafana')]} for {results['seconds']:g} s on "
             f"loopback, the proxy's answer cache {results.get('cache_seconds', 5.0):g} s (0: every request asks the "
             "store); the server, its embedded ClickHouse and the load share the machine.", "",
-            "| query | req/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|",
-            *(f"| {q['query']} | {q['requests_per_second']} | {q['p50_ms']} | {q['p99_ms']} | {q['max_ms']} | "
-              f"{q['errors']} |" for q in results["queries"]), ""]
+            "| query | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|---|",
+            *(f"| {q['query']} | {q['requests_per_second']} | {q['p50_ms']} | {q.get('p95_ms', '-')} | {q['p99_ms']} | "
+              f"{q['max_ms']} | {q['errors']} |" for q in results["queries"]), ""]
     return lines
 
 
