@@ -76,9 +76,9 @@ bench: $(STAMP) java
 bench-fleet: $(STAMP) java
 	$(PYTHON) -m benchmarks.fleet_bench $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
 
-# The proxy under concurrent Grafana queries: 1,000 endpoints, a day of 1-minute data.
+# The proxy under concurrent Grafana queries (MIX=pages: the status pages): 1,000 endpoints, a day of 1-minute data.
 bench-proxy: $(STAMP)
-	$(PYTHON) -m benchmarks.proxy_bench
+	$(PYTHON) -m benchmarks.proxy_bench $(if $(MIX),--mix $(MIX) --workdir .modelmon/proxy-bench-$(MIX))
 
 clean:
 	rm -rf $(VENV) .modelmon

@@ -53,6 +53,7 @@ from modelmon.pipelines.references import JobReferences
 from modelmon.pipelines.sources import payloads_are_blocks, source_columns, source_ddl
 from modelmon.pipelines.store_access import StoreAccess
 from modelmon.pipelines.store_sink import STORE_ROW, StoreWriter
+from modelmon.pipelines.worker import hang_ups_expected
 from modelmon.reference import load_references, registrations_seen
 from modelmon.udfs.histograms import Reference
 
@@ -402,6 +403,7 @@ def stop_job(job: JobClient, checkpoints: str | None, patience_seconds: float = 
     the errors of a cancel (a channel closed under a running bundle); returns the savepoint's
     path. A job whose tasks are still starting cannot take one yet, so it tries again for
     ``patience_seconds``; without a checkpoint directory, or past that, the job is cancelled."""
+    hang_ups_expected()
     if checkpoints:
         target = _as_uri(str(Path(checkpoints.removeprefix("file://")) / "savepoints"))
         # PyFlink's stop_with_savepoint calls a Java method Flink 2 no longer has (without a format).

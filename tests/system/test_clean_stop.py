@@ -52,7 +52,7 @@ def test_ctrl_c_stops_a_continuous_run_with_a_savepoint_it_can_go_on_from(tmp_pa
 
 
 def test_the_demo_ends_at_its_duration_with_exit_0_and_no_traceback(tmp_path):
-    demo = subprocess.run([sys.executable, "-m", "modelmon.cli", "demo", "--duration", "20"], cwd=tmp_path,
+    demo = subprocess.run([sys.executable, "-m", "modelmon.cli", "demo", "--duration", "60"], cwd=tmp_path,
                           env=child_environment(MODELMON_PROXY_PORT="0"), capture_output=True, text=True, timeout=300)
     output = demo.stdout + demo.stderr
     assert demo.returncode == 0, output[-3000:]
