@@ -177,6 +177,7 @@ class HeatMap:
     title: str
     width: int
     height: int
+    left: int  # where the cells start, right of the feature names
     rows: list[Tick]  # feature names at their row's middle
     cells: list[Cell]
     x_ticks: list[Tick]
@@ -206,9 +207,10 @@ def heat_map(title: str, features: dict[str, list[list]], start_ms: int, end_ms:
 
     >>> m = heat_map("h", {"x": [[0, 0.5], [25, 0.0]], "y": [[50, 1.0]]}, 0, 100, 50, 1.0, width=156)
     >>> [(c.x, c.y, c.width, c.colour) for c in m.cells]
-    [(56.0, 6, 23.0, '#e29494'), (79.0, 6, 23.0, '#ffffff'), (102.0, 22, 46.0, '#c62828')]
+    [(52.0, 6, 24.0, '#e29494'), (76.0, 6, 24.0, '#ffffff'), (100.0, 22, 48.0, '#c62828')]
     """
-    plot_width = width - LEFT - RIGHT
+    left = min(max(LEFT, 7 * max((len(name) for name in features), default=0) + 10), width // 3)  # room for names
+    plot_width = width - left - RIGHT
     span = max(end_ms - start_ms, 1)
     scale = max([full_scale, *(v for points in features.values() for _, v in points)]) or 1.0
     cells, rows = [], []
@@ -217,11 +219,11 @@ def heat_map(title: str, features: dict[str, list[list]], start_ms: int, end_ms:
         rows.append(Tick(y + row_height / 2, name))
         times = [t for t, _ in points]
         for (t, v), until in zip(points, extents(times, end_ms) if len(times) > 1 else [t + bucket_ms for t in times]):
-            x, right = (LEFT + (moment - start_ms) / span * plot_width for moment in (t, min(until, end_ms)))
+            x, right = (left + (moment - start_ms) / span * plot_width for moment in (t, min(until, end_ms)))
             cells.append(Cell(round(x, 1), y, round(max(right - x, 1.0), 1), row_height - 1, v,
                               heat_colour(v / scale), f"{name} {utc_label(t)}: {format_value(v, '')}"))
     height = TOP + len(features) * row_height + BOTTOM
-    return HeatMap(title, width, height, rows, cells, time_ticks(start_ms, end_ms, LEFT, plot_width), source)
+    return HeatMap(title, width, height, left, rows, cells, time_ticks(start_ms, end_ms, left, plot_width), source)
 
 
 @dataclass(frozen=True)

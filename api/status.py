@@ -47,7 +47,7 @@ ENDPOINT_CHARTS = (
 
 # The index's sparklines: series, unit, column title.
 SPARKLINES = (("predictions_per_second_5m", "/s", "predictions/s"), ("latency_p95_5m", "ms", "p95 latency"),
-              ("error_count_5m", "count", "errors"))
+              ("error_count_5m", "count", "errors / 5 min"))
 
 SORT_KEYS = ("project", "model", "last_request", "predictions_count", "error_count", "drift_status",
              "drift_measure")
@@ -120,7 +120,7 @@ def index():
         r["endpoint_id"]: [charts.line_chart(title, {name: found[r["endpoint_id"]][name]}, start_ms, end_ms, unit,
                                              _api_url(f"/api/projects/{r['project']}/model-endpoints/"
                                                       f"{r['endpoint_id']}", span, metric=name),
-                                             width=120, height=28, axes=False)
+                                             width=100, height=28, axes=False)
                            for name, unit, title in SPARKLINES]
         for r in shown}
     return render_template("index.html", endpoints=shown, total=len(rows), page=page, pages=pages,
