@@ -21,7 +21,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not isinstance(app.config["MODELMON"], Config):
         app.config["MODELMON"] = load_config()
 
-    from modelmon.api import auth, db, errors, grafana, rest, status
+    from modelmon.api import alerts, auth, db, errors, grafana, rest, status
 
     db.init_app(app)
     errors.init_app(app)
@@ -29,4 +29,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(grafana.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(alerts.bp)
     return app

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from modelmon.config import load_config
 from modelmon.logs import configure_logging
+from modelmon.udfs.alerts import KINDS, RESETS, SEVERITIES
 from modelmon.udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
 from modelmon.udfs.histograms import DEFAULT_BINS
 
@@ -110,6 +111,40 @@ def _register_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alert(args: argparse.Namespace) -> int:
+    from modelmon import alert_rules, store
+    from modelmon.udfs.alerts import make_rule
+
+    config = load_config(args.config, store=args.store)
+    client = store.open_store(config.store, config.retention_days)
+    try:
+        if args.alert_command == "add":
+            rule = make_rule({"name": args.name, "project": args.project, "kind": args.kind, "endpoint": args.endpoint,
+                              "threshold": args.threshold, "count": args.count, "period_seconds": args.period,
+                              "cooldown_seconds": args.cooldown, "reset": args.reset, "severity": args.severity,
+                              "notify": args.notify})
+            alert_rules.save_rule(client, rule)
+            print(f"saved rule {rule.summary}")
+        elif args.alert_command == "list":
+            for rule in alert_rules.list_rules(client, args.project):
+                print(rule.summary)
+            for activation in alert_rules.list_activations(client, args.project, open_only=True):
+                print(f"open: {activation['activation_id']} rule {activation['rule']} endpoint "
+                      f"{activation['endpoint_id']} since {activation['opened_at']} value {activation['value']}")
+        elif args.alert_command == "remove":
+            if not alert_rules.remove_rule(client, args.project, args.name):
+                raise ValueError(f"project {args.project!r} has no rule {args.name!r}")
+            print(f"removed rule {args.name} of project {args.project}")
+        else:
+            activation = alert_rules.resolve_activation(client, args.id)
+            if activation is None:
+                raise ValueError(f"no activation {args.id!r}")
+            print(f"activation {args.id} {'resolved' if activation['closed_at'] is None else 'was closed already'}")
+    finally:
+        client.close()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from modelmon.demo import run_demo
 
@@ -188,6 +223,36 @@ def build_parser() -> argparse.ArgumentParser:
                              help=f"drift_measure for POSSIBLE_DRIFT (default {DEFAULT_POSSIBLE_THRESHOLD})")
         command.add_argument("--detected-threshold", type=float, default=DEFAULT_DETECTED_THRESHOLD,
                              help=f"drift_measure for DRIFT_DETECTED (default {DEFAULT_DETECTED_THRESHOLD})")
+
+    alert = commands.add_parser("alert", help="alert rules and their activations (DESIGN.md \"Alerts\")")
+    alert_commands = alert.add_subparsers(dest="alert_command", required=True)
+    add = alert_commands.add_parser("add", help="add a rule, or replace the project's rule of that name")
+    add.add_argument("--project", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--kind", required=True, help=", ".join(KINDS))
+    add.add_argument("--endpoint", default="*", help="an endpoint id, or * (default) for every endpoint of the project")
+    add.add_argument("--threshold", help="the value the kind compares with (not for the drift status kinds)")
+    add.add_argument("--count", help="fire when the condition held in COUNT evaluations ... (default 1)")
+    add.add_argument("--period", help="... within PERIOD seconds of event time (default 0: at once)")
+    add.add_argument("--cooldown", help="seconds before the rule may open another activation for an endpoint "
+                                        "(default 3600)")
+    add.add_argument("--reset", choices=RESETS, help="auto (default): closes when the condition clears; "
+                                                     "manual: modelmon alert resolve")
+    add.add_argument("--severity", choices=SEVERITIES)
+    add.add_argument("--notify", action="append", help="webhook:https://..., slack:https://..., "
+                                                       "kafka://host:port/topic, smtp://host:port?from=a@b&to=c@d "
+                                                       "(repeatable)")
+    listing = alert_commands.add_parser("list", help="the rules in force and the open activations")
+    listing.add_argument("--project")
+    remove = alert_commands.add_parser("remove", help="remove a rule (its open activations stay until resolved)")
+    remove.add_argument("--project", required=True)
+    remove.add_argument("--name", required=True)
+    resolve = alert_commands.add_parser("resolve", help="close an open activation")
+    resolve.add_argument("--id", required=True, help="the activation id")
+    for command in (add, listing, remove, resolve):
+        command.add_argument("--store")
+        command.add_argument("--config")
+        command.set_defaults(handler=_alert)
 
     demo = commands.add_parser("demo", help="simulator + job + proxy on a fresh embedded store")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
