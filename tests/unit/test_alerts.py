@@ -112,7 +112,7 @@ def test_the_cli_adds_lists_removes_rules_and_resolves_activations(dsn, capsys):
             250000.0, 2, 600, ("webhook:http://127.0.0.1:9/hook", "smtp://127.0.0.1:25?from=a@b&to=c@d"))
         opened = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
         store.insert(client, "alert_activations", alert_rules.ACTIVATION_COLUMNS, [[
-            "a1", "p99", "p", ENDPOINT, "latency_p99_above", "medium", 300000.0, 250000.0, opened, None, None, 0, ""]])
+            "a1", "p99", "p", ENDPOINT, "latency_p99_above", "medium", 300000.0, 250000.0, opened, None]])
     finally:
         client.close()
     capsys.readouterr()
@@ -130,6 +130,14 @@ def test_the_cli_adds_lists_removes_rules_and_resolves_activations(dsn, capsys):
         assert alert_rules.list_rules(client) == []
         [activation] = alert_rules.list_activations(client, "p")
         assert activation["closed_at"] is not None and alert_rules.list_activations(client, open_only=True) == []
+        assert (activation["notified_at"], activation["deliveries"], activation["last_error"]) == (None, 0, "")
+        store.insert(client, "alert_deliveries", ["activation_id", "notified_at", "deliveries", "last_error"],
+                     [["a1", None, 1, "connection refused"]])
+        store.insert(client, "alert_deliveries", ["activation_id", "notified_at", "deliveries", "last_error"],
+                     [["a1", opened, 2, ""]])
+        [activation] = alert_rules.list_activations(client, "p")
+        assert (activation["notified_at"], activation["deliveries"], activation["last_error"]) == (
+            opened.replace(tzinfo=None), 2, "")
     finally:
         client.close()
 
