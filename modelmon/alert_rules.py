@@ -49,9 +49,9 @@ DELIVERY_COLUMNS = ["notified_at", "deliveries", "last_error"]
 
 
 def list_activations(client: Client, project: str | None = None, open_only: bool = False,
-                     activation_id: str | None = None) -> list[dict[str, Any]]:
+                     activation_id: str | None = None, endpoint_id: str | None = None) -> list[dict[str, Any]]:
     """Activations with their delivery (DESIGN.md's fields), newest first: of one project or
-    all, open ones only, or one by id."""
+    all, of one endpoint, open ones only, or one by id."""
     columns = ", ".join(f"a.{c} AS {c}" for c in ACTIVATION_COLUMNS)
     result = client.query(f"""
         SELECT {columns}, d.notified_at AS notified_at, ifNull(d.deliveries, 0) AS deliveries,
@@ -59,12 +59,14 @@ def list_activations(client: Client, project: str | None = None, open_only: bool
         FROM (SELECT * FROM alert_activations FINAL
               WHERE ({{project:Nullable(String)}} IS NULL OR project = {{project:Nullable(String)}})
                 AND ({{id:Nullable(String)}} IS NULL OR activation_id = {{id:Nullable(String)}})
+                AND ({{endpoint:Nullable(String)}} IS NULL OR endpoint_id = {{endpoint:Nullable(String)}})
                 AND (NOT {{open:Bool}} OR closed_at IS NULL)) AS a
         LEFT JOIN (SELECT activation_id, notified_at, toNullable(deliveries) AS deliveries,
                           toNullable(last_error) AS last_error
                    FROM alert_deliveries FINAL) AS d ON d.activation_id = a.activation_id
         ORDER BY opened_at DESC, activation_id""",
-                          parameters={"project": project, "id": activation_id, "open": open_only})
+                          parameters={"project": project, "id": activation_id, "open": open_only,
+                                      "endpoint": endpoint_id})
     return [dict(zip(result.column_names, row)) for row in result.result_rows]
 
 

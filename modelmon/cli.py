@@ -145,6 +145,20 @@ def _alert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from modelmon import store
+    from modelmon.notifier import Notifier
+
+    config = load_config(args.config, store=args.store)
+    store.open_store(config.store, config.retention_days).close()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"delivering alert activations from {store.redact(config.store)} until stopped (Ctrl-C)")
+    Notifier(config.store).run(stop)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from modelmon.demo import run_demo
 
@@ -253,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--store")
         command.add_argument("--config")
         command.set_defaults(handler=_alert)
+
+    notify = commands.add_parser("notify", help="deliver alert activations (a local run does it itself; a job "
+                                                "submitted to a cluster needs this beside it)")
+    notify.add_argument("--store")
+    notify.add_argument("--config")
+    notify.set_defaults(handler=_notify)
 
     demo = commands.add_parser("demo", help="simulator + job + proxy on a fresh embedded store")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")

@@ -41,6 +41,7 @@ class Config:
     feature_sample_every: int = 10  # keep 1 in N feature rows in incoming_features (0: none)
     sample_insert_rows: int = 1_000  # a batch with this many sampled rows inserts them itself (0: the writer does)
     reference_refresh_seconds: float = 10.0  # how often the job looks for new references
+    alert_refresh_seconds: float = 10.0  # how often the job looks for new or changed alert rules
     retention_days: int = 90
     checkpoint_dir: str = ""  # default: .modelmon/checkpoints for continuous runs, none for bounded ones
     checkpoint_interval_seconds: float = 30.0

@@ -43,6 +43,7 @@ from modelmon import store
 from modelmon.config import DEFAULT_HOME, Config, load_config
 from modelmon.kafka_url import is_kafka
 from modelmon.logs import configure_logging
+from modelmon.pipelines.alerting import JobAlertRules
 from modelmon.pipelines.kafka_connector import KAFKA_CONNECTOR_JAR, cached_connector, require_kafka_connector
 from modelmon.pipelines.local_runtime import (launches_its_jvm, limit_malloc_arenas, local_heap_mb, machine_memory_mb,
                                               set_local_jvm_options)
@@ -54,7 +55,10 @@ from modelmon.pipelines.sources import payloads_are_blocks, source_columns, sour
 from modelmon.pipelines.store_access import StoreAccess
 from modelmon.pipelines.store_sink import STORE_ROW, StoreWriter
 from modelmon.pipelines.worker import hang_ups_expected
+from modelmon.alert_rules import list_rules
+from modelmon.notifier import DRAIN_SECONDS, STOP_DRAIN_SECONDS, Notifier
 from modelmon.reference import load_references, registrations_seen
+from modelmon.udfs.alerts import AlertRule
 from modelmon.udfs.histograms import Reference
 
 log = logging.getLogger(__name__)
@@ -103,7 +107,8 @@ def _with_watermark(t_env: StreamTableEnvironment, table: Table, columns: dict[s
     return t_env.from_data_stream(t_env.to_data_stream(table), schema)
 
 
-def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences) -> Table:
+def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
+              alert_rules: JobAlertRules) -> Table:
     """Declare source, transformations and the store writer; returns the table to insert into ``job_end``."""
     t_env.execute_sql(source_ddl(config, bounded))
     lateness_ms = None if bounded else config.lateness_seconds * 1000
@@ -125,11 +130,11 @@ def build_job(t_env: StreamTableEnvironment, config: Config, bounded: bool, refe
                   ["endpoint_id", "slices"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
               .uid("route-batches").name("route batches"))
     metric_outputs = (routed.key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
-                      .process(MetricWindows(config), output_type=STORE_ROW)
+                      .process(MetricWindows(config, alert_rules), output_type=STORE_ROW)
                       .uid("metric-windows").name("metric windows"))
     feature_outputs = (routed.get_side_output(FEATURE_PARTIALS)
                        .key_by(lambda row: row.endpoint_id, key_type=Types.STRING())
-                       .process(FeatureWindows(config, references), output_type=STORE_ROW)
+                       .process(FeatureWindows(config, references, alert_rules), output_type=STORE_ROW)
                        .uid("feature-windows").name("feature windows"))
     writer = (metric_outputs.union(feature_outputs, routed.get_side_output(STORE_ROWS))
               .key_by(lambda row: row.target, key_type=Types.STRING())
@@ -304,20 +309,21 @@ def state_cache_entries(registered_endpoints: int) -> int:
     return max(50_000, STATES_PER_ENDPOINT * registered_endpoints)
 
 
-def prepare_store(config: Config) -> tuple[dict[str, Reference], tuple]:
+def prepare_store(config: Config) -> tuple[dict[str, Reference], tuple, tuple[AlertRule, ...]]:
     """Bring the store's schema up to date and read the references (and what their
-    registrations were then), then let go of the store: with an embedded store, the job's
-    writer must be able to open it."""
+    registrations were then) and the alert rules, then let go of the store: with an embedded
+    store, the job's writer must be able to open it."""
     client = store.wait_for_store(config.store, config.retention_days, config.store_wait_seconds,
                                   store.Backoff(maximum=config.sink_retry_max_seconds))
     try:
         seen = registrations_seen(client)  # before reading: a registration in between is picked up later
         snapshot = load_references(client)
+        rules = tuple(list_rules(client))
     finally:
         client.close()
-    log.info("store %s ready: schema up to date, %d reference(s); the job's writer opens it next",
-             store.redact(config.store), len(snapshot))
-    return snapshot, seen
+    log.info("store %s ready: schema up to date, %d reference(s), %d alert rule(s); the job's writer opens it next",
+             store.redact(config.store), len(snapshot), len(rules))
+    return snapshot, seen, rules
 
 
 def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | None = None,
@@ -329,7 +335,7 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     ``latest`` for the newest checkpoint under the checkpoint directory.
     """
     limit_malloc_arenas()
-    snapshot, seen = prepare_store(config)
+    snapshot, seen, rules = prepare_store(config)
     heap_mb = local_heap_mb(config.local_jvm_heap_mb, sum(len(r.features) for r in snapshot.values()),
                             machine_memory_mb()) if launches_its_jvm() else config.local_jvm_heap_mb
     if heap_mb != config.local_jvm_heap_mb:
@@ -340,9 +346,26 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     t_env = create_table_environment(config, bounded, restore)
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)
+    alert_rules = JobAlertRules(access, config.alert_refresh_seconds, rules)
+    # The activations' outbox, delivered from this process while the job runs; a detached
+    # submission leaves it to `modelmon notify`.
+    notifier, delivering = Notifier(config.store), threading.Event()
+    attached = t_env.get_config().get("execution.attached", "true") != "false"
+    delivery = threading.Thread(target=notifier.run, args=(delivering,), name="alert-notifier", daemon=True)
+    if attached:
+        delivery.start()
     try:
-        return _run(t_env, config, bounded, references, stop, submitted)
+        savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted)
+        drain_seconds = DRAIN_SECONDS if bounded else STOP_DRAIN_SECONDS
+        left = notifier.drain(drain_seconds) if attached else 0
+        if left:
+            log.warning("%d alert activation(s) not delivered within %.0f s of the job's end; "
+                        "`modelmon notify --store DSN` goes on delivering them", left, drain_seconds)
+        return savepoint
     finally:
+        delivering.set()
+        if delivery.is_alive():  # a process that exits while the thread holds a store client can crash
+            delivery.join()
         references.release()
 
 
@@ -364,11 +387,11 @@ def job_failure(error: str, config: Config, local: bool) -> str:
 
 
 def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
-         stop: threading.Event | None, submitted: threading.Event | None) -> str | None:
+         alert_rules: JobAlertRules, stop: threading.Event | None, submitted: threading.Event | None) -> str | None:
     if is_kafka(config.source):
         require_kafka_connector()
     started = time.perf_counter()
-    result = build_job(t_env, config, bounded, references).execute_insert("job_end")
+    result = build_job(t_env, config, bounded, references, alert_rules).execute_insert("job_end")
     job = result.get_job_client()
     if submitted is not None:
         submitted.set()

@@ -24,6 +24,7 @@ from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction
 
 from modelmon.config import Config
+from modelmon.pipelines.alerting import AlertChecks, JobAlertRules
 from modelmon.pipelines.references import JobReferences
 from modelmon.pipelines.store_sink import REGISTRY, STORE_ROW, SampleInserts, WindowRows, store_row
 from modelmon.pipelines.worker import tune_worker
@@ -91,6 +92,7 @@ class _PredictionParser(ScalarFunction):
 
     def close(self) -> None:
         self.references.close()
+        self.alerts.close()
         self.sample_inserts.close()
 
 
@@ -213,12 +215,14 @@ class MetricWindows(KeyedProcessFunction):
     nothing as long as a later one fires.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, alert_rules: JobAlertRules):
         self.slide_ms = config.slide_seconds * 1000
         self.timer = WindowTimer(job_slice_ms(config), max(max(WINDOW_SIZES_MS.values()), self.slide_ms))
+        self.alerts = AlertChecks(alert_rules)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         tune_worker()
+        self.alerts.open(runtime_context)
         # One value per endpoint (slice start -> slices), not a map state: a timer reads every
         # slice of the last hour, and PyFlink's cache keeps the value as a Python object.
         self.slices = runtime_context.get_state(ValueStateDescriptor("metric_slices", Types.PICKLED_BYTE_ARRAY()))
@@ -245,8 +249,14 @@ class MetricWindows(KeyedProcessFunction):
             return
         passed, next_end = self.timer.due(state, self.emitted_through.value(), watermark)
         rows = WindowRows()
+        metrics = []
         for table, row in windows_ending(state, passed, self.slide_ms, WINDOW_SIZES_MS):
             yield from rows.add(table, [row])
+            if table == "endpoint_metrics":
+                metrics.append(row)
+        if metrics:
+            yield from rows.add("alert_activations", self.alerts.check(
+                metrics[0]["project"], ctx.get_current_key(), {"endpoint_metrics": metrics}))
         totals, unsent = self.totals.value() or ({}, False)  # None: restored from a job without a registry
         if unsent:
             yield from rows.add(REGISTRY, list(totals.values()))
@@ -264,8 +274,9 @@ class FeatureWindows(KeyedProcessFunction):
     emitted up to the watermark.
     """
 
-    def __init__(self, config: Config, references: JobReferences):
+    def __init__(self, config: Config, references: JobReferences, alert_rules: JobAlertRules):
         self.job_references = references
+        self.alerts = AlertChecks(alert_rules)
         self.window_ms = config.feature_window_seconds * 1000
         self.range_ms = config.drift_range_seconds * 1000
         self.timer = WindowTimer(self.window_ms, self.range_ms)
@@ -280,6 +291,7 @@ class FeatureWindows(KeyedProcessFunction):
         self.project = runtime_context.get_state(ValueStateDescriptor("project", Types.STRING()))
         self.emitted_through = runtime_context.get_state(ValueStateDescriptor("emitted_through", Types.LONG()))
         self.references = self.job_references.open()
+        self.alerts.open(runtime_context)
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         windows = self.windows.value() or {}
@@ -306,6 +318,8 @@ class FeatureWindows(KeyedProcessFunction):
         for end, (measures, status) in zip(passed, drifts):
             yield from rows.add("drift_measures", measures)
             yield from rows.add("drift_status", [status])
+            yield from rows.add("alert_activations", self.alerts.check(
+                project, endpoint_id, {"drift_status": [status], "drift_measures": measures}))
             closed = windows.get(end - self.window_ms)
             if closed:
                 yield from rows.add("feature_histograms", histogram_rows(
@@ -316,3 +330,4 @@ class FeatureWindows(KeyedProcessFunction):
 
     def close(self) -> None:
         self.references.close()
+        self.alerts.close()

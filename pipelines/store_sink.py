@@ -147,6 +147,11 @@ ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "window_end": store.epoch_ms, "values_count": _identity, "sum": _identity, "mean": _identity,
         "min": _identity, "max": _identity,
     },
+    "alert_activations": {
+        "project": _identity, "endpoint_id": _identity, "activation_id": _identity, "rule": _identity,
+        "kind": _identity, "severity": _identity, "value": _identity, "threshold": _identity,
+        "opened_at": store.epoch_ms, "closed_at": store.epoch_ms,
+    },
     "endpoint_registry": {
         "project": _identity, "endpoint_id": _identity, "function_uri": _identity, "model": _identity,
         "version": _identity, "model_class": _identity, "labels": _labels, "first_request": store.epoch_ms,

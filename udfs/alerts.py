@@ -253,17 +253,20 @@ class RuleState:
     breaches: list[int] = field(default_factory=list)  # event times of breaches within the period
     open_id: str | None = None
     opened_at: int | None = None
+    opened_value: float | None = None  # what the activation records as its value
     last_opened_at: int | None = None  # for the cooldown
     last_time: int | None = None
 
 
 @dataclass(frozen=True)
 class Change:
-    """An activation opened or closed by one evaluation."""
+    """An activation opened or closed by one evaluation (at ``time_ms``); ``opened_at`` and
+    ``value`` are the opening evaluation's."""
 
     action: str  # "open" | "close"
     activation_id: str
     time_ms: int
+    opened_at: int
     value: float | str | None
 
 
@@ -288,8 +291,8 @@ def evaluate(rule: AlertRule, state: RuleState, endpoint_id: str, time_ms: int, 
     if not kind.breached(value, rule.threshold):
         state.breaches = [t for t in state.breaches if t > time_ms - rule.period_seconds * 1000]
         if state.open_id is not None and rule.reset == "auto":
-            closed = Change("close", state.open_id, time_ms, value)
-            state.open_id = state.opened_at = None
+            closed = Change("close", state.open_id, time_ms, state.opened_at, state.opened_value)
+            state.open_id = state.opened_at = state.opened_value = None
             return [closed]
         return []
     state.breaches = [t for t in state.breaches if t > time_ms - rule.period_seconds * 1000] + [time_ms]
@@ -299,4 +302,85 @@ def evaluate(rule: AlertRule, state: RuleState, endpoint_id: str, time_ms: int, 
         return []
     state.open_id, state.opened_at, state.last_opened_at = activation_id(rule.name, endpoint_id, time_ms), time_ms, time_ms
     state.breaches = []
-    return [Change("open", state.open_id, time_ms, value)]
+    state.opened_value = value
+    return [Change("open", state.open_id, time_ms, time_ms, value)]
+
+
+# Where each source's evaluations come from: the table the job writes, and a filter.
+SOURCE_TABLES = {"drift_status": "drift_status", "feature_drift": "drift_measures", "metrics_5m": "endpoint_metrics"}
+
+
+def _rate(part: float | None, whole: float | None) -> float | None:
+    return part / whole if part is not None and whole else None
+
+
+# Per kind: (the value compared with the rule, the value an activation records) from one
+# evaluation's row. The drift kinds compare a status and record the drift measure.
+READERS = {
+    "drift_detected": lambda row: (row["drift_status"], row["drift_measure"]),
+    "drift_possible": lambda row: (row["drift_status"], row["drift_measure"]),
+    "feature_drift": lambda row: (row["drift_status"], row["drift_measure"]),
+    "latency_p99_above": lambda row: (row["latency_p99"], row["latency_p99"]),
+    "error_rate_above": lambda row: (_rate(row["error_count"], row["requests_count"]),) * 2,
+}
+
+
+def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
+    """(source, row) of each evaluation the job's rows of ``table`` make, in event-time order:
+    a drift status row; the features' drift measures of one range end, as one row with the
+    worst status and the largest measure among the features at it; a 5-minute metric window.
+
+    >>> measures = [{"window_end": 5, "drift_status": s, "drift_measure": m}
+    ...             for s, m in (("NO_DRIFT", 0.1), ("DRIFT_DETECTED", 0.9))]
+    >>> evaluation_rows("drift_measures", measures)
+    [('feature_drift', {'window_end': 5, 'drift_status': 'DRIFT_DETECTED', 'drift_measure': 0.9})]
+    >>> evaluation_rows("endpoint_metrics", [{"window_size": "1h", "window_end": 5}])
+    []
+    """
+    if table == "drift_status":
+        return [("drift_status", row) for row in rows]
+    if table == "endpoint_metrics":
+        return [("metrics_5m", row) for row in rows if row["window_size"] == "5m"]
+    if table == "drift_measures":
+        ends: dict[int, dict] = {}
+        for row in rows:
+            worst = ends.setdefault(row["window_end"], {"window_end": row["window_end"], "drift_status": "NO_DATA",
+                                                        "drift_measure": None})
+            if STATUS_RANK.get(row["drift_status"], 0) > STATUS_RANK.get(worst["drift_status"], 0):
+                worst["drift_status"] = row["drift_status"]
+            if row["drift_measure"] is not None:
+                worst["drift_measure"] = max(row["drift_measure"], worst["drift_measure"] or 0.0)
+        return [("feature_drift", ends[end]) for end in sorted(ends)]
+    return []
+
+
+def check_rows(rules: list[AlertRule], states: dict[str, RuleState], project: str, endpoint_id: str, table: str,
+               rows: list[dict]) -> list[dict]:
+    """The ``alert_activations`` rows that the evaluations in ``rows`` (the job's rows of
+    ``table`` for one endpoint) open or close, under the ``rules`` that watch the endpoint;
+    ``states`` (rule name -> state) is updated in place. Kinds whose rows the job does not
+    produce yet (data quality, accuracy, traffic gaps) are not evaluated here.
+
+    >>> rule = AlertRule("d", "p", "drift_detected", cooldown_seconds=0)
+    >>> rows = [{"window_end": t, "drift_status": s, "drift_measure": m}
+    ...         for t, s, m in ((1, "NO_DRIFT", 0.1), (2, "DRIFT_DETECTED", 0.8), (3, "NO_DRIFT", 0.2))]
+    >>> [(a["opened_at"], a["closed_at"], a["value"]) for a in check_rows([rule], {}, "p", "e", "drift_status", rows)]
+    [(2, None, 0.8), (2, 3, 0.8)]
+    """
+    activations = []
+    for source, row in evaluation_rows(table, rows):
+        for rule in rules:
+            kind = KINDS[rule.kind]
+            if kind.source != source or rule.kind not in READERS or not rule.watches(project, endpoint_id):
+                continue
+            compared, recorded = READERS[rule.kind](row)
+            state = states.setdefault(rule.name, RuleState())
+            for change in evaluate(rule, state, endpoint_id, row["window_end"], compared):
+                if change.action == "open":
+                    state.opened_value = recorded  # what the activation records, here and at its close
+                activations.append({
+                    "project": project, "endpoint_id": endpoint_id, "activation_id": change.activation_id,
+                    "rule": rule.name, "kind": rule.kind, "severity": rule.severity,
+                    "value": recorded if change.action == "open" else change.value, "threshold": rule.threshold,
+                    "opened_at": change.opened_at, "closed_at": change.time_ms if change.action == "close" else None})
+    return activations

@@ -38,7 +38,7 @@ def references(tmp_path) -> JobReferences:
             register_reference(client, "tests", "serving:latest", model, training, bins=5)
     finally:
         client.close()
-    snapshot, seen = prepare_store(Config(store=dsn))
+    snapshot, seen, _rules = prepare_store(Config(store=dsn))
     return JobReferences(StoreAccess(dsn, os.getpid(), functions_here=True), 60.0, snapshot, seen)
 
 

@@ -1,0 +1,92 @@
+"""Alert rules as the job's window operators reach them, and their evaluation on the rows those
+operators produce (:func:`modelmon.udfs.alerts.check_rows`), each endpoint's rule states in
+Flink's keyed state, so a restore resumes them and a replay opens the same activation ids."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from pyflink.common import Types
+from pyflink.datastream.functions import RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
+from modelmon import alert_rules, store
+from modelmon.pipelines.store_access import StoreAccess
+from modelmon.udfs.alerts import AlertRule, check_rows
+
+log = logging.getLogger(__name__)
+
+
+class RuleCache:
+    """The rules in force, read again every ``refresh_seconds``, so a running job picks up new
+    or changed rules without a restart; while the store is unavailable it keeps the ones it has."""
+
+    def __init__(self, dsn: str, refresh_seconds: float, rules: tuple[AlertRule, ...]):
+        self.client = store.LazyClient(dsn)
+        self.refresh_seconds = refresh_seconds
+        self.rules = rules
+        self.checked = time.monotonic()
+
+    def current(self) -> tuple[AlertRule, ...]:
+        now = time.monotonic()
+        if now - self.checked >= self.refresh_seconds:
+            self.checked = now
+            try:
+                rules = tuple(alert_rules.list_rules(self.client.get()))
+                if rules != self.rules:
+                    log.info("alert rules: %d in force", len(rules))
+                self.rules = rules
+            except store.UNAVAILABLE as error:
+                log.warning("store unavailable (%s): keeping the %d alert rule(s) read before",
+                            str(error)[:300], len(self.rules))
+                self.client.drop()
+        return self.rules
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass(frozen=True)
+class JobAlertRules:
+    """How the job's operators reach the rules; pickled with them. Live where the store may be
+    opened (:meth:`StoreAccess.may_open_here`), else the rules read when the job was built."""
+
+    access: StoreAccess
+    refresh_seconds: float
+    snapshot: tuple[AlertRule, ...]
+
+
+class AlertChecks:
+    """A window operator's part in alerting: called with the rows it is about to emit for one
+    endpoint (the current key), returns the ``alert_activations`` rows they open or close."""
+
+    def __init__(self, job_rules: JobAlertRules):
+        self.job_rules = job_rules
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.states = runtime_context.get_state(ValueStateDescriptor("alert_states", Types.PICKLED_BYTE_ARRAY()))
+        rules = self.job_rules
+        self.rules = (RuleCache(rules.access.dsn, rules.refresh_seconds, rules.snapshot)
+                      if rules.access.may_open_here() else None)
+
+    def current(self) -> tuple[AlertRule, ...]:
+        return self.rules.current() if self.rules is not None else self.job_rules.snapshot
+
+    def check(self, project: str, endpoint_id: str, tables: dict[str, list[dict]]) -> list[dict]:
+        """Rows by table (those an operator emits at one timer) -> activation rows. Costs
+        nothing for an endpoint no rule watches."""
+        rules = [rule for rule in self.current() if rule.watches(project, endpoint_id)]
+        if not rules:
+            return []
+        states = {name: state for name, state in (self.states.value() or {}).items()
+                  if any(rule.name == name for rule in rules)}  # a removed rule's state goes
+        activations = [activation for table, rows in tables.items()
+                       for activation in check_rows(rules, states, project, endpoint_id, table, rows)]
+        self.states.update(states)
+        return activations
+
+    def close(self) -> None:
+        if self.rules is not None:
+            self.rules.close()
