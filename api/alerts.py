@@ -57,10 +57,11 @@ def remove_rule(project: str, name: str):
 
 @bp.get("/alert-activations")
 def list_activations(project: str):
-    """The project's activations, newest first; ``open=true`` for the open ones only."""
+    """The project's activations, newest first; ``open=true`` for the open ones only,
+    ``endpoint=ID`` for one endpoint's."""
     open_only = request.args.get("open", "false").lower() == "true"
-    return jsonify(activations=[activation_object(a) for a in
-                                alert_rules.list_activations(get_store(), project, open_only=open_only)])
+    return jsonify(activations=[activation_object(a) for a in alert_rules.list_activations(
+        get_store(), project, open_only=open_only, endpoint_id=request.args.get("endpoint"))])
 
 
 @bp.post("/alert-activations/<activation_id>/resolve")

@@ -12,9 +12,11 @@ from clickhouse_connect.driver.client import Client
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest
 
+from modelmon import alert_rules
 from modelmon.api import queries
 from modelmon.api.db import cached, get_store
 from modelmon.api.feature_analysis import analyze_features
+from modelmon.notifier import message
 
 bp = Blueprint("grafana", __name__, url_prefix="/api/grafana-proxy/model-endpoints")
 
@@ -254,8 +256,11 @@ def annotations():
     if not isinstance(annotation, dict):
         raise BadRequest("'annotation' must be an object with a 'query' target")
     parameters = parse_target(annotation.get("query"))
+    if parameters["target_endpoint"] == "alerts":
+        return jsonify(alert_annotations(annotation, parameters, *query_range(body).required()))
     if parameters["target_endpoint"] != "drift_status":
-        raise BadRequest(f"unknown annotation target_endpoint {parameters['target_endpoint']!r}; known: drift_status")
+        raise BadRequest(f"unknown annotation target_endpoint {parameters['target_endpoint']!r}; "
+                         "known: drift_status, alerts")
     start, end = query_range(body).required()
     rows = queries.drift_statuses(get_store(), _endpoint(parameters), start, end)
     changes, previous = [], None
@@ -267,3 +272,24 @@ def annotations():
                                     f"(drift_measure {row['drift_measure']})"})
         previous = row["drift_status"]
     return jsonify(changes)
+
+
+def alert_annotations(annotation: dict[str, Any], parameters: dict[str, str], start: datetime,
+                      end: datetime) -> list[dict[str, Any]]:
+    """``target_endpoint=alerts;project=P[;endpoint_id=E]``: a region per alert activation open
+    at some time in the range, from its opening to its close (or the range's end)."""
+    project = parameters.get("project")
+    if not project:
+        raise BadRequest("target_endpoint=alerts needs project=...")
+    start_ms, end_ms = (round(t.timestamp() * 1000) for t in (start, end))
+    found = []
+    for activation in alert_rules.list_activations(get_store(), project, endpoint_id=parameters.get("endpoint_id")):
+        opened = round(activation["opened_at"].replace(tzinfo=timezone.utc).timestamp() * 1000)
+        closed = (None if activation["closed_at"] is None else
+                  round(activation["closed_at"].replace(tzinfo=timezone.utc).timestamp() * 1000))
+        if opened <= end_ms and (closed is None or closed >= start_ms):
+            found.append({"annotation": annotation, "time": opened, "timeEnd": closed if closed is not None else end_ms,
+                          "isRegion": True, "title": f"{activation['rule']} ({activation['severity']})",
+                          "tags": ["alert", activation["kind"], activation["severity"]],
+                          "text": message(activation)["summary"]})
+    return sorted(found, key=lambda a: a["time"])

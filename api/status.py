@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
+from modelmon import alert_rules
 from modelmon.api import charts, queries, series
 from modelmon.api.db import get_store
 from modelmon.api.feature_analysis import analyze_features
@@ -26,6 +27,8 @@ REFRESH_SECONDS = {"30s": 30, "1m": 60, "5m": 300}
 # 96 columns make 15-minute cells over 24 hours, as the seed's Overview heat maps have.
 CHART_POINTS, SPARKLINE_POINTS, HEAT_MAP_POINTS = 120, 48, 96
 PAGE_SIZE = 50
+ALERTS_SHOWN = 50  # an endpoint page's alert activations, newest first
+SEVERITY_COLOURS = {"high": "#c62828", "medium": "#ef6c00", "low": "#f9a825"}
 
 # The latest windows the endpoint page shows: metric, label, and unit (charts.format_value).
 LATEST_WINDOWS = (
@@ -92,7 +95,7 @@ def _sort_key(name: str):
 def _page_tools() -> dict[str, Any]:
     return {"ranges": RANGES, "page_url": page_url, "refresh_choices": REFRESH_SECONDS,
             "refresh_seconds": REFRESH_SECONDS.get(request.args.get("refresh", "")),
-            "colours": charts.STATUS_COLOURS,
+            "colours": charts.STATUS_COLOURS, "severity_colours": SEVERITY_COLOURS,
             "range_args": {key: request.args[key] for key in ("from", "to", "refresh") if request.args.get(key)}}
 
 
@@ -123,7 +126,11 @@ def index():
                                              width=100, height=28, axes=False)
                            for name, unit, title in SPARKLINES]
         for r in shown}
+    open_alerts: dict[str, list[dict]] = {}
+    for activation in alert_rules.list_activations(client, open_only=True):
+        open_alerts.setdefault(activation["endpoint_id"], []).append(activation)
     return render_template("index.html", endpoints=shown, total=len(rows), page=page, pages=pages,
+                           open_alerts=open_alerts,
                            sparklines=sparklines, sparkline_titles=[t for _, _, t in SPARKLINES], span=span,
                            sort=sort, descending=descending, projects=queries.list_projects(client),
                            statuses=DRIFT_STATUSES, format_value=charts.format_value)
@@ -159,6 +166,12 @@ def endpoint(endpoint_id: str):
     analysis = analyze_features(client, endpoint_id, span.start, span.end)
     histograms = [charts.histogram(f["feature_name"], f["bin_edges"], f["expected_bins"], f["actual_bins"])
                   for f in analysis.features if f["expected_bins"]]
+    # Its alert activations: the open ones, and those opened in the range, newest first.
+    activations = [a for a in alert_rules.list_activations(client, info["project"], endpoint_id=endpoint_id)
+                   if a["closed_at"] is None or span.start.replace(tzinfo=None) <= a["opened_at"]
+                   <= span.end.replace(tzinfo=None)][:ALERTS_SHOWN]
     return render_template("endpoint.html", endpoint=info, latest=latest, analysis=analysis, charts=time_charts,
                            heat=heat, histograms=histograms, span=span, source=current_app.config["MODELMON"].source,
+                           activations=activations, alerts_source=f"/api/projects/{info['project']}/alert-activations"
+                                                                  f"?{urlencode({'endpoint': endpoint_id})}",
                            features_source=_api_url(f"{api}/features", series.TimeRange(span.start, span.end, None)))

@@ -17,21 +17,24 @@ two or three segments a scan can find together.
 from __future__ import annotations
 
 import shutil
+import json
 import signal
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from werkzeug.serving import make_server
 
 from modelmon.api import create_app, queries
 from modelmon.api.auth import listen_host
-from modelmon import store
+from modelmon import alert_rules, store
 from modelmon.config import Config
 from modelmon.reference import register_reference
 from modelmon.simulator import IRIS_FEATURES, TrafficGenerator, default_endpoints, training_set
 from modelmon.tracker import write_segment
+from modelmon.udfs.alerts import make_rule
 from modelmon.pipelines.monitoring_job import run_monitoring_job
 from modelmon.pipelines.store_sink import TABLES
 
@@ -44,7 +47,9 @@ DRIFTING_MODEL, DRIFT_AFTER, DRIFT_SHIFT = "ada-boost", timedelta(minutes=10), 2
 ENDPOINTS = default_endpoints(3)
 
 
-def _register_references(config: Config, home: Path) -> None:
+def _register_references(config: Config, home: Path, alert_url: str) -> None:
+    """A reference per endpoint, and one alert rule: the drifting endpoint's drift_detected,
+    delivered to ``alert_url``."""
     client = store.open_store(config.store, config.retention_days)
     try:
         for seed, endpoint in enumerate(ENDPOINTS):
@@ -52,9 +57,33 @@ def _register_references(config: Config, home: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             training_set(IRIS_FEATURES, 10_000, seed).to_parquet(path)
             project = endpoint.function_uri.split("/")[0]
-            register_reference(client, project, endpoint.function_uri, endpoint.model, path, label_column="label")
+            endpoint_id, _ = register_reference(client, project, endpoint.function_uri, endpoint.model, path,
+                                                label_column="label")
+            if endpoint.model == DRIFTING_MODEL:
+                alert_rules.save_rule(client, make_rule({
+                    "name": f"{DRIFTING_MODEL}-drift", "project": project, "kind": "drift_detected",
+                    "endpoint": endpoint_id, "severity": "high", "notify": [f"webhook:{alert_url}"]}))
     finally:
         client.close()
+
+
+def _alert_receiver() -> ThreadingHTTPServer:
+    """The demo's own webhook: prints each alert it receives."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            print(f"\n[{datetime.now(timezone.utc):%H:%M:%S}] alert received by the demo's webhook: "
+                  f"{body.get('summary')}", flush=True)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, name="alert-receiver", daemon=True).start()
+    return receiver
 
 
 def _simulate_until_stopped(spool: Path, stop: threading.Event, job_submitted: threading.Event) -> None:
@@ -109,7 +138,9 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    _register_references(config, home)
+    receiver = _alert_receiver()
+    alert_url = f"http://127.0.0.1:{receiver.server_port}/demo-alerts"
+    _register_references(config, home, alert_url)
     host, warning = listen_host(config)
     if warning:
         print(f"modelmon demo: {warning}", flush=True)
@@ -135,6 +166,7 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     print(f"modelmon demo: 3 endpoints, traffic replayed from {BACKFILL} ago at {CATCH_UP_SPEED}x, then live;\n"
           f"  {DRIFTING_MODEL} drifts {DRIFT_AFTER.seconds // 60} min into the traffic "
           f"(drift range {DRIFT_RANGE_SECONDS // 60} min)\n"
+          f"  alert:  {DRIFTING_MODEL}-drift (drift_detected) -> webhook {alert_url}\n"
           f"  spool:  {config.source}\n  store:  {config.store}\n  proxy:  {proxy}  (Grafana SimpleJson)\n"
           f"  try:    curl -s -X POST {proxy}/query -H 'Content-Type: application/json' "
           f"-d '{{\"targets\": [{{\"target\": \"target_endpoint=list_endpoints;project=demo\"}}]}}'\n"
@@ -152,6 +184,7 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
     simulator.join()
     print(f"\nfinal summary\n{_summary(config)}", flush=True)
     server.shutdown()
+    receiver.shutdown()
     if job_error:
         print(f"modelmon demo: the monitoring job failed: {job_error[0]}")
         return 1

@@ -59,3 +59,9 @@ def test_the_demo_ends_at_its_duration_with_exit_0_and_no_traceback(tmp_path):
     assert "modelmon demo: stopped cleanly" in output
     _, rows = stopped_cleanly(output)
     assert rows["endpoint_metrics"] > 0
+    # its one alert rule: once the drifting endpoint's status is DRIFT_DETECTED, its own webhook got the alert
+    assert "alert:  ada-boost-drift (drift_detected) -> webhook http://127.0.0.1:" in output
+    final = output[output.index("final summary"):]
+    if re.search(r"ada-boost .* DRIFT_DETECTED", final):
+        assert "alert received by the demo's webhook: [high] ada-boost-drift: drift_detected on endpoint " in output
+    assert rows["alert_activations"] == ("alert received by the demo's webhook" in output)
