@@ -102,7 +102,8 @@ def time_ticks(start_ms: int, end_ms: int, left: float, width: float) -> list[Ti
     ['00:00', '00:15', '00:30', '00:45', '01:00']
     """
     span = max(end_ms - start_ms, 1)
-    step = next((s for s in _TIME_STEPS_MS if span / s <= 6), _TIME_STEPS_MS[-1] * (span // (_TIME_STEPS_MS[-1] * 6) + 1))
+    longest = _TIME_STEPS_MS[-1]
+    step = next((s for s in _TIME_STEPS_MS if span / s <= 6), longest * (span // (longest * 6) + 1))
     form = "%H:%M" if step < 86_400_000 else "%m-%d"
     first = -(-start_ms // step) * step
     return [Tick(left + (t - start_ms) / span * width,

@@ -86,10 +86,10 @@ def latest_metric_values(client: Client, names: list[str], endpoint_ids: list[st
     values: dict[str, dict[str, Any]] = {}
     for (table, size), group in _by_source(names).items():
         columns = ", ".join(f"argMax({METRICS[n][2]}, window_end) AS `{n}`" for n in group)
-        where = ("WHERE ({endpoints:Nullable(String)} IS NULL OR has({endpoint_ids:Array(String)}, endpoint_id))"
+        where = ("WHERE ({every:Bool} OR has({endpoint_ids:Array(String)}, endpoint_id))"
                  + (" AND window_size = {size:String}" if size else ""))
-        for row in _rows(client, f"SELECT endpoint_id, {columns} FROM {LATEST[table]} FINAL {where} GROUP BY endpoint_id",
-                         size=size, endpoints=None if endpoint_ids is None else "", endpoint_ids=endpoint_ids or []):
+        sql = f"SELECT endpoint_id, {columns} FROM {LATEST[table]} FINAL {where} GROUP BY endpoint_id"
+        for row in _rows(client, sql, size=size, every=endpoint_ids is None, endpoint_ids=endpoint_ids or []):
             values.setdefault(row.pop("endpoint_id"), {}).update(row)
     return values
 

@@ -79,8 +79,9 @@ def list_model_endpoints(project: str):
     (drift status); ``metric`` (repeatable, see /api/grafana-proxy metrics names) with
     ``start``/``end`` and ``points`` (default: every window). Project ``*``: every project."""
     names, span = _metric_names(), _time_range(points=None)
-    rows = series.find_endpoints(get_store(), project, model=request.args.get("model"), function=request.args.get("function"),
-                          labels=_labels(), status=request.args.get("status"))
+    rows = series.find_endpoints(get_store(), project, model=request.args.get("model"),
+                                 function=request.args.get("function"), labels=_labels(),
+                                 status=request.args.get("status"))
     found = series.fleet_series(get_store(), [r["endpoint_id"] for r in rows], names, span) if names else {}
     return jsonify(endpoints=[
         _endpoint_object(r, {n: _real_time(p) for n, p in found[r["endpoint_id"]].items()} if names else None)

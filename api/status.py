@@ -114,7 +114,8 @@ def index():
                                  status=status)
     rows.sort(key=_sort_key(sort), reverse=descending)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
-    page = min(max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1), pages)
+    asked = request.args.get("page", "1")
+    page = min(max(int(asked) if asked.isdigit() else 1, 1), pages)
     shown = rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     names = [name for name, _, _ in SPARKLINES]
     found = series.fleet_series(client, [r["endpoint_id"] for r in shown], names, span)
@@ -130,10 +131,9 @@ def index():
     for activation in alert_rules.list_activations(client, open_only=True):
         open_alerts.setdefault(activation["endpoint_id"], []).append(activation)
     return render_template("index.html", endpoints=shown, total=len(rows), page=page, pages=pages,
-                           open_alerts=open_alerts,
-                           sparklines=sparklines, sparkline_titles=[t for _, _, t in SPARKLINES], span=span,
-                           sort=sort, descending=descending, projects=queries.list_projects(client),
-                           statuses=DRIFT_STATUSES, format_value=charts.format_value)
+                           open_alerts=open_alerts, sparklines=sparklines,
+                           sparkline_titles=[t for _, _, t in SPARKLINES], span=span, sort=sort,
+                           descending=descending, projects=queries.list_projects(client), statuses=DRIFT_STATUSES)
 
 
 @bp.get("/endpoints/<endpoint_id>")

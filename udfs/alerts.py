@@ -158,7 +158,8 @@ class AlertRule:
         'p99 (project p, every endpoint): latency_p99_above 250000 µs, 3 times in 600 s, cooldown 3600 s, reset auto, severity medium'
         """
         kind = KINDS[self.kind]
-        condition = self.kind if self.threshold is None else f"{self.kind} {self.threshold:g}{' ' + kind.unit if kind.unit else ''}"
+        unit = f" {kind.unit}" if kind.unit else ""
+        condition = self.kind if self.threshold is None else f"{self.kind} {self.threshold:g}{unit}"
         where = "every endpoint" if self.endpoint == "*" else f"endpoint {self.endpoint}"
         text = (f"{self.name} (project {self.project}, {where}): {condition}, "
                 f"{'at once' if self.count == 1 else f'{self.count} times in {self.period_seconds} s'}, "
@@ -300,14 +301,11 @@ def evaluate(rule: AlertRule, state: RuleState, endpoint_id: str, time_ms: int, 
         return []
     if state.last_opened_at is not None and time_ms < state.last_opened_at + rule.cooldown_seconds * 1000:
         return []
-    state.open_id, state.opened_at, state.last_opened_at = activation_id(rule.name, endpoint_id, time_ms), time_ms, time_ms
+    state.open_id = activation_id(rule.name, endpoint_id, time_ms)
+    state.opened_at = state.last_opened_at = time_ms
     state.breaches = []
     state.opened_value = value
     return [Change("open", state.open_id, time_ms, time_ms, value)]
-
-
-# Where each source's evaluations come from: the table the job writes, and a filter.
-SOURCE_TABLES = {"drift_status": "drift_status", "feature_drift": "drift_measures", "metrics_5m": "endpoint_metrics"}
 
 
 def _rate(part: float | None, whole: float | None) -> float | None:
