@@ -14,7 +14,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from modelmon import alert_rules, store
 from modelmon.pipelines.store_access import StoreAccess
-from modelmon.udfs.alerts import AlertRule, check_rows
+from modelmon.udfs.alerts import SILENCE, AlertRule, check_rows, silence_rows, silence_times
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,19 @@ class AlertChecks:
                        for activation in check_rows(rules, states, project, endpoint_id, table, rows)]
         self.states.update(states)
         return activations
+
+    def check_silence(self, project: str, endpoint_id: str, last_request_ms: int, times: list[int]) -> list[dict]:
+        """The no_traffic evaluations at ``times`` -> activation rows."""
+        if not self.silence_watched(project, endpoint_id):
+            return []
+        return self.check(project, endpoint_id, {SILENCE: silence_rows(last_request_ms, times)})
+
+    def silence_watched(self, project: str, endpoint_id: str) -> bool:
+        return any(rule.kind == "no_traffic" and rule.watches(project, endpoint_id) for rule in self.current())
+
+    def silence_timers(self, project: str, endpoint_id: str, last_request_ms: int) -> list[int]:
+        """Event times at which no_traffic rules need an evaluation of this endpoint."""
+        return silence_times(list(self.current()), project, endpoint_id, last_request_ms)
 
     def close(self) -> None:
         if self.rules is not None:

@@ -36,7 +36,7 @@ from modelmon.udfs.histograms import FeatureSummary
 from modelmon.udfs.java_events import BlockLines, Descriptions, JavaEvents, decode
 from modelmon.udfs.lateness import LatenessTracker
 from modelmon.udfs.metric_windows import window_ends, windows_ending
-from modelmon.udfs.registry import count_slices
+from modelmon.udfs.registry import EndpointTotals, count_slices
 from modelmon.udfs.slices import slice_length_ms
 
 WINDOW_SIZES_MS = {"5m": 5 * 60_000, "1h": 60 * 60_000}
@@ -203,6 +203,14 @@ def merge_into(held_by_start: dict[int, list], start: int, record, same: Callabl
     held.append(record)
 
 
+END_OF_INPUT = 2 ** 63 - 1  # the watermark Flink sends when a bounded input ends
+
+
+def latest(totals: dict[str, EndpointTotals]) -> EndpointTotals | None:
+    """The totals (of the endpoint's one project, as a rule) with the latest request."""
+    return max(totals.values(), key=lambda t: t.last_ms, default=None)
+
+
 class MetricWindows(KeyedProcessFunction):
     """Adapter: per endpoint, keeps slices in keyed state and, when the watermark passes a
     slice's end, emits the windows ending there (:mod:`modelmon.udfs.metric_windows`); keeps
@@ -238,14 +246,26 @@ class MetricWindows(KeyedProcessFunction):
             merge_into(state, s.start, s, lambda held: held.project == s.project)
         self.slices.update(state)
         totals, _ = self.totals.value() or ({}, False)
-        self.totals.update((count_slices(totals, value.slices, self.slide_ms), True))
+        totals = count_slices(totals, value.slices, self.slide_ms)
+        self.totals.update((totals, True))
         ctx.timer_service().register_event_time_timer(self.timer.first_end(state, self.emitted_through.value()) - 1)
+        last = latest(totals)
+        for moment in self.alerts.silence_timers(last.project, ctx.get_current_key(), last.last_ms):
+            ctx.timer_service().register_event_time_timer(moment)  # no_traffic, also once the windows are written
         return ()
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         watermark = ctx.timer_service().current_watermark()
         state = self.slices.value() or {}
-        if not state:
+        # no_traffic needs a clock that other traffic moves: not the final watermark of an input
+        # that ended (a bounded run's only one), when every endpoint would look silent.
+        last = latest((self.totals.value() or ({}, False))[0]) if watermark < END_OF_INPUT else None
+        if not state:  # every window written: only a no_traffic evaluation can be due
+            if last is not None:
+                rows = WindowRows()
+                yield from rows.add("alert_activations", self.alerts.check_silence(
+                    last.project, ctx.get_current_key(), last.last_ms, [timestamp]))
+                yield from rows.rest()
             return
         passed, next_end = self.timer.due(state, self.emitted_through.value(), watermark)
         rows = WindowRows()
@@ -257,6 +277,9 @@ class MetricWindows(KeyedProcessFunction):
         if metrics:
             yield from rows.add("alert_activations", self.alerts.check(
                 metrics[0]["project"], ctx.get_current_key(), {"endpoint_metrics": metrics}))
+        if last is not None:
+            yield from rows.add("alert_activations", self.alerts.check_silence(
+                last.project, ctx.get_current_key(), last.last_ms, passed))
         totals, unsent = self.totals.value() or ({}, False)  # None: restored from a job without a registry
         if unsent:
             yield from rows.add(REGISTRY, list(totals.values()))

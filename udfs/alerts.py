@@ -320,7 +320,30 @@ READERS = {
     "feature_drift": lambda row: (row["drift_status"], row["drift_measure"]),
     "latency_p99_above": lambda row: (row["latency_p99"], row["latency_p99"]),
     "error_rate_above": lambda row: (_rate(row["error_count"], row["requests_count"]),) * 2,
+    "no_traffic": lambda row: (row["silence_seconds"],) * 2,
 }
+SILENCE = "endpoint_silence"  # the rows of silence_rows: not a table, the no_traffic evaluations
+
+
+def silence_rows(last_request_ms: int, times: list[int]) -> list[dict]:
+    """The no_traffic evaluations at ``times`` (event time, as the watermark passes them): the
+    seconds since the endpoint's last request.
+
+    >>> silence_rows(60_000, [120_000, 720_000])
+    [{'window_end': 120000, 'silence_seconds': 60.0}, {'window_end': 720000, 'silence_seconds': 660.0}]
+    """
+    return [{"window_end": t, "silence_seconds": (t - last_request_ms) / 1000} for t in times if t > last_request_ms]
+
+
+def silence_times(rules: list[AlertRule], project: str, endpoint_id: str, last_request_ms: int) -> list[int]:
+    """When each no_traffic rule watching the endpoint breaks, if no request comes before: the
+    times to evaluate at, also after the endpoint's windows are all written.
+
+    >>> silence_times([AlertRule("q", "p", "no_traffic", threshold=600.0)], "p", "e", 60_000)
+    [660001]
+    """
+    return sorted({last_request_ms + round(rule.threshold * 1000) + 1 for rule in rules
+                   if rule.kind == "no_traffic" and rule.watches(project, endpoint_id)})
 
 
 def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
@@ -337,6 +360,8 @@ def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
     """
     if table == "drift_status":
         return [("drift_status", row) for row in rows]
+    if table == SILENCE:
+        return [("activity", row) for row in rows]
     if table == "endpoint_metrics":
         return [("metrics_5m", row) for row in rows if row["window_size"] == "5m"]
     if table == "drift_measures":
@@ -357,7 +382,7 @@ def check_rows(rules: list[AlertRule], states: dict[str, RuleState], project: st
     """The ``alert_activations`` rows that the evaluations in ``rows`` (the job's rows of
     ``table`` for one endpoint) open or close, under the ``rules`` that watch the endpoint;
     ``states`` (rule name -> state) is updated in place. Kinds whose rows the job does not
-    produce yet (data quality, accuracy, traffic gaps) are not evaluated here.
+    produce yet (data quality, accuracy) are not evaluated here.
 
     >>> rule = AlertRule("d", "p", "drift_detected", cooldown_seconds=0)
     >>> rows = [{"window_end": t, "drift_status": s, "drift_measure": m}

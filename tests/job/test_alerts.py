@@ -125,3 +125,4 @@ def test_the_status_page_rest_and_grafana_show_the_open_activation(alerted):
     opened_ms = round(activation["opened_at"].replace(tzinfo=timezone.utc).timestamp() * 1000)
     assert [(a["time"], a["timeEnd"], a["title"]) for a in annotations] == [
         (opened_ms, round((start + timedelta(hours=3)).timestamp() * 1000), "drift (high)")]
+
