@@ -9,8 +9,11 @@ from pathlib import Path
 
 from modelmon import alert_rules, store
 from modelmon.simulator import simulate
+from modelmon.tracker import write_segment
 from modelmon.udfs.alerts import make_rule
+from tests.support.expected import read_spool
 from tests.support.job_process import JobProcess, completed_checkpoints
+from tests.support.recovery import closing_event
 from tests.support.receivers import WebhookReceiver
 
 ENDPOINTS = 3
@@ -26,6 +29,7 @@ def test_a_killed_run_delivers_its_stored_activations_after_the_restore_under_th
     start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
     simulate(tmp_path / "staged", 3_000, endpoints=ENDPOINTS, seed=17, events_per_second=2.0, segment_lines=500,
              start=start)
+    expected_events = read_spool(tmp_path / "staged")
     receiver = WebhookReceiver()
     receiver.status = 503  # down: the first run stores activations and cannot deliver them
     client = store.open_store(f"chdb://{tmp_path / 'store'}")
@@ -41,6 +45,8 @@ def test_a_killed_run_delivers_its_stored_activations_after_the_restore_under_th
         first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
         for segment in sorted((tmp_path / "staged").glob("*.jsonl")):
             os.replace(segment, tmp_path / "spool" / segment.name)
+        # an event hours later moves the watermark past every window, whichever order the files are read in
+        write_segment(tmp_path / "spool", [closing_event(expected_events)], 99)
         first.wait_for(lambda: "alert_activations: wrote" in first.text(), "stored activations")
         first.wait_for(lambda: receiver.refused >= ENDPOINTS, "failed deliveries of each")
         stored_at = completed_checkpoints(tmp_path)
