@@ -347,15 +347,15 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     access = StoreAccess(config.store, os.getpid(), functions_run_here(config, t_env))
     references = JobReferences.for_job(access, config.reference_refresh_seconds, snapshot, seen)
     alert_rules = JobAlertRules(access, config.alert_refresh_seconds, rules)
-    # The activations' outbox, delivered from this process while the job runs; a detached
-    # submission leaves it to `modelmon notify`.
+    # The activations' outbox, delivered from this process once the job runs (not while it is
+    # planned: py4j may then serve the planner's calls on another Java thread, where Calcite's
+    # per-thread metadata provider is missing); a detached submission leaves it to `modelmon notify`.
     notifier, delivering = Notifier(config.store), threading.Event()
     attached = t_env.get_config().get("execution.attached", "true") != "false"
     delivery = threading.Thread(target=notifier.run, args=(delivering,), name="alert-notifier", daemon=True)
-    if attached:
-        delivery.start()
     try:
-        savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted)
+        savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted,
+                         running=delivery.start if attached else None)
         drain_seconds = DRAIN_SECONDS if bounded else STOP_DRAIN_SECONDS
         left = notifier.drain(drain_seconds) if attached else 0
         if left:
@@ -387,7 +387,8 @@ def job_failure(error: str, config: Config, local: bool) -> str:
 
 
 def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, references: JobReferences,
-         alert_rules: JobAlertRules, stop: threading.Event | None, submitted: threading.Event | None) -> str | None:
+         alert_rules: JobAlertRules, stop: threading.Event | None, submitted: threading.Event | None,
+         running: Callable[[], None] | None = None) -> str | None:
     if is_kafka(config.source):
         require_kafka_connector()
     started = time.perf_counter()
@@ -395,6 +396,8 @@ def _run(t_env: StreamTableEnvironment, config: Config, bounded: bool, reference
     job = result.get_job_client()
     if submitted is not None:
         submitted.set()
+    if running is not None:
+        running()
     if t_env.get_config().get("execution.attached", "true") == "false":
         log.info("monitoring job %s submitted (detached)", job.get_job_id())
         return None

@@ -32,7 +32,11 @@ def alerted(tmp_path_factory):
         for fields in ({"name": "drift", "kind": "drift_detected", "severity": "high",
                         "notify": [f"webhook:{receiver.url}/hook"]},
                        {"name": "errors", "kind": "error_rate_above", "threshold": 0.025, "cooldown_seconds": 0,
-                        "endpoint": ENDPOINTS["stable"]}):
+                        "endpoint": ENDPOINTS["stable"]},
+                       {"name": "possible", "kind": "drift_possible"},
+                       {"name": "features", "kind": "feature_drift"},
+                       {"name": "slow", "kind": "latency_p99_above", "threshold": 500},  # every request takes 1 ms
+                       {"name": "slower", "kind": "latency_p99_above", "threshold": 5000}):
             alert_rules.save_rule(client, make_rule({"project": "drift", **fields}))
     finally:
         client.close()
@@ -108,21 +112,58 @@ def test_the_status_page_rest_and_grafana_show_the_open_activation(alerted):
                     if a["rule"] == "drift"]
     fully = ENDPOINTS["fully"]
     index = app.get("/?from=now-24h").get_data(as_text=True)
-    row = re.search(rf'<tr data-endpoint="{fully}">(.*?)</tr>', index, re.S).group(1)
-    assert re.search(r'<td class="alerts"><span class="status"[^>]*background: #c62828">drift</span>', row)
-    steady = re.search(rf'<tr data-endpoint="{ENDPOINTS["partly"]}">(.*?)</tr>', index, re.S).group(1)
-    assert '<td class="alerts">-</td>' in steady
+    for endpoint in ENDPOINTS.values():  # each endpoint's cell names its open activations' rules
+        cell = re.search(rf'<tr data-endpoint="{endpoint}">.*?<td class="alerts">(.*?)</td>', index, re.S).group(1)
+        shown = re.findall(r'<span class="status"[^>]*>([\w-]+)</span>', cell)
+        assert sorted(shown) == sorted(a["rule"] for a in alert_rules.list_activations(
+            alerted["client"], "drift", open_only=True, endpoint_id=endpoint)), endpoint
+        assert shown or cell == "-"
+    assert re.search(rf'<tr data-endpoint="{fully}">.*?background: #c62828">drift</span>', index, re.S)  # high
     page = app.get(f"/endpoints/{fully}?from=now-24h").get_data(as_text=True)
     assert f'<tr data-activation="{activation["activation_id"]}"><td>drift</td><td>drift_detected</td>' in page
     rest = app.get(f"/api/projects/drift/alert-activations?open=true&endpoint={fully}").get_json()["activations"]
-    assert [a["activation_id"] for a in rest] == [activation["activation_id"]]
-    assert rest[0]["opened_at"] == activation["opened_at"].isoformat() + "+00:00"
+    assert sorted(a["activation_id"] for a in rest) == sorted(
+        a["activation_id"] for a in alert_rules.list_activations(alerted["client"], "drift", open_only=True,
+                                                                 endpoint_id=fully))
+    [drift] = [a for a in rest if a["rule"] == "drift"]
+    assert drift["activation_id"] == activation["activation_id"]
+    assert drift["opened_at"] == activation["opened_at"].isoformat() + "+00:00"
     start = alerted["start"]
     annotations = app.post("/api/grafana-proxy/model-endpoints/annotations", json={
         "range": {"from": start.isoformat(), "to": (start + timedelta(hours=3)).isoformat()},
         "annotation": {"name": "alerts", "query": f"target_endpoint=alerts;project=drift;endpoint_id={fully}"}}
                            ).get_json()
     opened_ms = round(activation["opened_at"].replace(tzinfo=timezone.utc).timestamp() * 1000)
-    assert [(a["time"], a["timeEnd"], a["title"]) for a in annotations] == [
-        (opened_ms, round((start + timedelta(hours=3)).timestamp() * 1000), "drift (high)")]
+    assert len(annotations) == len(rest)  # every activation open in the range
+    assert [(a["time"], a["timeEnd"]) for a in annotations if a["title"] == "drift (high)"] == [
+        (opened_ms, round((start + timedelta(hours=3)).timestamp() * 1000))]
 
+
+
+def first_breaches(client, sql: str) -> dict[str, int]:
+    """endpoint id -> epoch ms of its first row (in the job's stored rows) that breaks a rule."""
+    return {endpoint: round(first.replace(tzinfo=timezone.utc).timestamp() * 1000)
+            for endpoint, first in client.query(sql).result_rows}
+
+
+@pytest.mark.parametrize("rule, sql", [
+    ("possible", "SELECT endpoint_id, min(window_end) FROM drift_status FINAL "
+                 "WHERE drift_status IN ('POSSIBLE_DRIFT', 'DRIFT_DETECTED') GROUP BY endpoint_id"),
+    ("features", "SELECT endpoint_id, min(window_end) FROM drift_measures FINAL "
+                 "WHERE drift_status = 'DRIFT_DETECTED' GROUP BY endpoint_id"),
+    ("slow", "SELECT endpoint_id, min(window_end) FROM endpoint_metrics FINAL "
+             "WHERE window_size = '5m' AND latency_p99 > 500 GROUP BY endpoint_id"),
+    ("slower", "SELECT endpoint_id, min(window_end) FROM endpoint_metrics FINAL "
+               "WHERE window_size = '5m' AND latency_p99 > 5000 GROUP BY endpoint_id"),
+])
+def test_each_kind_opens_at_the_first_row_that_breaks_it_and_only_for_those_endpoints(alerted, rule, sql):
+    """With the default cooldown (1 h) and a condition that holds once it breaks, one activation
+    per endpoint whose rows break the rule, opened at its first such row."""
+    client = alerted["client"]
+    expected = first_breaches(client, sql)
+    found = {a["endpoint_id"]: round(a["opened_at"].replace(tzinfo=timezone.utc).timestamp() * 1000)
+             for a in alert_rules.list_activations(client, "drift") if a["rule"] == rule}
+    assert found == expected
+    assert (len(expected) > 0) == (rule != "slower")
+    if rule == "features":  # two of partly's five features shift, all of fully's
+        assert set(expected) == {ENDPOINTS["partly"], ENDPOINTS["fully"]}

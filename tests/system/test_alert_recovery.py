@@ -4,6 +4,7 @@ restored from its checkpoint delivers it, under the same id, and opens no second
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def test_a_killed_run_delivers_its_stored_activations_after_the_restore_under_th
     first = job_process(tmp_path, "first", [])
     try:
         first.wait_for(lambda: completed_checkpoints(tmp_path) > 0, "a first checkpoint")
-        for segment in sorted((tmp_path / "staged").glob("*.jsonl")):
+        for segment in sorted((tmp_path / "staged").glob("*.jsonl")):  # one at a time: read in order
             os.replace(segment, tmp_path / "spool" / segment.name)
-        # an event hours later moves the watermark past every window, whichever order the files are read in
+            time.sleep(1.0)
+        first.wait_for(lambda: "endpoint_metrics: wrote" in first.text(), "the first windows")
+        # then an event hours later: the watermark passes every window
         write_segment(tmp_path / "spool", [closing_event(expected_events)], 99)
         first.wait_for(lambda: "alert_activations: wrote" in first.text(), "stored activations")
         first.wait_for(lambda: receiver.refused >= ENDPOINTS, "failed deliveries of each")

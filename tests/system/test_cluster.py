@@ -73,7 +73,7 @@ def test_flink_run_at_parallelism_2_stores_the_same_numbers_as_a_local_run(drift
 
         local, cluster = stored_rows(drift_run["config"].store), stored_rows(dsn)
         assert different_rows(local, cluster) == {}
-        assert all(len(local[table]) > 0 for table in TABLES)
+        assert all(len(local[table]) > 0 for table in TABLES if table != "alert_activations")  # the run has no rule
 
         client = clickhouse_connect.get_client(dsn=dsn)
         try:  # the workers binned on the references registered in this store, read at submission
