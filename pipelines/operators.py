@@ -92,7 +92,6 @@ class _PredictionParser(ScalarFunction):
 
     def close(self) -> None:
         self.references.close()
-        self.alerts.close()
         self.sample_inserts.close()
 
 
@@ -286,6 +285,9 @@ class MetricWindows(KeyedProcessFunction):
             self.totals.update((totals, False))
         yield from rows.rest()
         self.timer.settle(ctx, self.slices, self.emitted_through, state, passed, next_end)
+
+    def close(self) -> None:
+        self.alerts.close()
 
 
 class FeatureWindows(KeyedProcessFunction):
