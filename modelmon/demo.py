@@ -47,7 +47,7 @@ DRIFTING_MODEL, DRIFT_AFTER, DRIFT_SHIFT = "ada-boost", timedelta(minutes=10), 2
 ENDPOINTS = default_endpoints(3)
 
 
-def _register_references(config: Config, home: Path, alert_url: str) -> None:
+def _prepare_store(config: Config, home: Path, alert_url: str) -> None:
     """A reference per endpoint, and one alert rule: the drifting endpoint's drift_detected,
     delivered to ``alert_url``."""
     client = store.open_store(config.store, config.retention_days)
@@ -140,7 +140,7 @@ def run_demo(config: Config, home: Path, duration: float | None) -> int:
 
     receiver = _alert_receiver()
     alert_url = f"http://127.0.0.1:{receiver.server_port}/demo-alerts"
-    _register_references(config, home, alert_url)
+    _prepare_store(config, home, alert_url)
     host, warning = listen_host(config)
     if warning:
         print(f"modelmon demo: {warning}", flush=True)

@@ -126,10 +126,15 @@ class Notifier:
     def __init__(self, dsn: str, max_attempts: int = MAX_ATTEMPTS):
         self.dsn = dsn
         self.max_attempts = max_attempts
+        self.passing = threading.Lock()  # one pass at a time: two would both send what is due
 
     def deliver_due(self, stop: threading.Event | None = None) -> int:
         """Deliver what is due (until ``stop`` is set); returns how many activations reached all
         their targets."""
+        with self.passing:
+            return self._pass(stop)
+
+    def _pass(self, stop: threading.Event | None) -> int:
         client = store.connect(self.dsn)
         try:
             pending = due(client, self.max_attempts)

@@ -356,6 +356,7 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     try:
         savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted,
                          running=delivery.start if attached else None)
+        delivering.set()  # the last deliveries from this thread
         drain_seconds = DRAIN_SECONDS if bounded else STOP_DRAIN_SECONDS
         left = notifier.drain(drain_seconds) if attached else 0
         if left:

@@ -3,6 +3,7 @@ and an SMTP server (aiosmtpd), from a real embedded store."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -111,3 +112,15 @@ def test_mail_goes_to_the_smtp_server_with_the_activation(tmp_path):
     assert (sender, recipients) == ("alerts@modelmon.test", ["oncall@team.test"])
     assert "Subject: modelmon alert: drift (high)" in content and "Message-ID: <a0@modelmon>" in content
     assert '"activation_id": "a0"' in content
+
+
+def test_passes_at_the_same_time_send_each_activation_once(tmp_path, receiver):
+    """The run's thread and the drain at the job's end may both pass over the outbox."""
+    dsn = open_store_with(tmp_path, [f"webhook:{receiver.url}/hook"], activations=5)
+    notifier = Notifier(dsn)
+    passes = [threading.Thread(target=notifier.deliver_due) for _ in range(3)]
+    for thread in passes:
+        thread.start()
+    for thread in passes:
+        thread.join()
+    assert sorted(r.body["activation_id"] for r in receiver.received) == [f"a{i}" for i in range(5)]
