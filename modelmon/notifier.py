@@ -127,6 +127,19 @@ class Notifier:
         self.dsn = dsn
         self.max_attempts = max_attempts
         self.passing = threading.Lock()  # one pass at a time: two would both send what is due
+        # One client kept between passes (a pass each second): connecting each time costs
+        # 15 ms, and 80 ms while no other client holds an embedded store's engine open.
+        self.client: Client | None = None
+
+    def _connection(self) -> Client:
+        if self.client is None:
+            self.client = store.connect(self.dsn)
+        return self.client
+
+    def close(self) -> None:
+        with self.passing:
+            store.close_quietly(self.client)
+            self.client = None
 
     def deliver_due(self, stop: threading.Event | None = None) -> int:
         """Deliver what is due (until ``stop`` is set); returns how many activations reached all
@@ -135,7 +148,7 @@ class Notifier:
             return self._pass(stop)
 
     def _pass(self, stop: threading.Event | None) -> int:
-        client = store.connect(self.dsn)
+        client = self._connection()
         try:
             pending = due(client, self.max_attempts)
             if not pending:
@@ -147,8 +160,10 @@ class Notifier:
                     break
                 delivered += self._deliver(client, activation, rules.get((activation["project"], activation["rule"])))
             return delivered
-        finally:
-            client.close()
+        except store.UNAVAILABLE:
+            store.close_quietly(self.client)  # it may be broken: the next pass connects again
+            self.client = None
+            raise
 
     def _deliver(self, client: Client, activation: dict[str, Any], rule: AlertRule | None) -> bool:
         body = message(activation)
@@ -174,27 +189,30 @@ class Notifier:
         return not errors
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                self.deliver_due(stop)
-            except store.UNAVAILABLE as error:
-                log.warning("alert delivery: store unavailable (%s); trying again", str(error)[:300])
-            stop.wait(interval)
+        try:
+            while not stop.is_set():
+                try:
+                    self.deliver_due(stop)
+                except store.UNAVAILABLE as error:
+                    log.warning("alert delivery: store unavailable (%s); trying again", str(error)[:300])
+                stop.wait(interval)
+        finally:
+            self.close()
 
     def drain(self, seconds: float = DRAIN_SECONDS) -> int:
         """Deliver until nothing is left to try (every activation delivered or out of attempts)
         or ``seconds`` have passed; returns how many are left undelivered."""
         deadline = time.monotonic() + seconds
-        while True:
-            self.deliver_due()
-            client = store.connect(self.dsn)
-            try:
-                left = len(due_or_waiting(client, self.max_attempts))
-            finally:
-                client.close()
-            if not left or time.monotonic() >= deadline:
-                return left
-            time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+        try:
+            while True:
+                self.deliver_due()
+                with self.passing:
+                    left = len(due_or_waiting(self._connection(), self.max_attempts))
+                if not left or time.monotonic() >= deadline:
+                    return left
+                time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+        finally:
+            self.close()
 
 
 def due_or_waiting(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[str]:

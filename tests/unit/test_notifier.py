@@ -69,6 +69,7 @@ def test_a_receiver_that_is_down_gets_the_activation_after_backoff_once_it_is_ba
     assert received.headers["Idempotency-Key"] == "a0" and received.body["activation_id"] == "a0"
     assert received.body["summary"].startswith("[high] drift: drift_detected on endpoint " + ENDPOINT)
     assert notifier.deliver_due() == 0 and len(receiver.received) == 1  # delivered: never again
+    notifier.close()
 
 
 def test_attempts_stop_at_the_limit(tmp_path):
@@ -123,4 +124,5 @@ def test_passes_at_the_same_time_send_each_activation_once(tmp_path, receiver):
         thread.start()
     for thread in passes:
         thread.join()
+    notifier.close()
     assert sorted(r.body["activation_id"] for r in receiver.received) == [f"a{i}" for i in range(5)]
