@@ -349,16 +349,19 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     alert_rules = JobAlertRules(access, config.alert_refresh_seconds, rules)
     # The activations' outbox, delivered from this process once the job runs (not while it is
     # planned: py4j may then serve the planner's calls on another Java thread, where Calcite's
-    # per-thread metadata provider is missing); a detached submission leaves it to `modelmon notify`.
+    # per-thread metadata provider is missing). `modelmon notify` delivers instead for a
+    # detached submission, and for an embedded store whose writer runs in another process (a
+    # cluster's TaskManager): that process alone may open it.
     notifier, delivering = Notifier(config.store), threading.Event()
-    attached = t_env.get_config().get("execution.attached", "true") != "false"
+    delivers_here = (t_env.get_config().get("execution.attached", "true") != "false"
+                     and (not access.embedded or access.functions_here))
     delivery = threading.Thread(target=notifier.run, args=(delivering,), name="alert-notifier", daemon=True)
     try:
         savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted,
-                         running=delivery.start if attached else None)
+                         running=delivery.start if delivers_here else None)
         delivering.set()  # the last deliveries from this thread
         drain_seconds = DRAIN_SECONDS if bounded else STOP_DRAIN_SECONDS
-        left = notifier.drain(drain_seconds) if attached else 0
+        left = notifier.drain(drain_seconds) if delivers_here else 0
         if left:
             log.warning("%d alert activation(s) not delivered within %.0f s of the job's end; "
                         "`modelmon notify --store DSN` goes on delivering them", left, drain_seconds)
