@@ -13,7 +13,12 @@ from clickhouse_connect.driver.client import Client
 
 from modelmon.api import queries
 from modelmon.udfs.drift import MEASURE_NAMES, EndpointDrift, FeatureDrift, endpoint_drift, feature_drift
-from modelmon.udfs.histograms import on_live_bins
+from modelmon.udfs.histograms import MISSING_BIN, OTHER_BIN, on_live_bins
+
+# The data-quality counts of a feature over a range, each a sum of its windows' (DESIGN.md);
+# values_count is every value, the rates' denominator.
+QUALITY_COUNTS = ("values_count", "invalid_count", "missing_count", "type_mismatch_count", "nonfinite_count",
+                  "out_of_range_count", "unseen_count")
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,11 @@ def analyze_features(client: Client, endpoint_id: str, start: datetime, end: dat
     for index in indexes:
         live, ref = actual.get(index, {}), expected.get(index, {})
         drift = None
+        categorical = bool(ref.get("categories"))
         if ref.get("bin_counts"):
-            live_counts = np.asarray(live.get("live_bins") or np.zeros(len(ref["bin_counts"]) + 2), dtype=np.int64)
-            drift = feature_drift(live_counts, on_live_bins(ref["bin_counts"]))
+            expected_bins = np.asarray(ref["bin_counts"]) if categorical else on_live_bins(ref["bin_counts"])
+            live_counts = np.asarray(live.get("live_bins") or np.zeros(len(expected_bins)), dtype=np.int64)
+            drift = feature_drift(live_counts, expected_bins, categorical)
             drifts.append(drift)
         features.append({
             "feature_name": ref.get("feature_name") or live.get("name"),
@@ -45,7 +52,9 @@ def analyze_features(client: Client, endpoint_id: str, start: datetime, end: dat
             "expected_count": ref.get("count"), "expected_min": ref.get("min"),
             "expected_mean": ref.get("mean"), "expected_std": ref.get("std"), "expected_max": ref.get("max"),
             "expected_bins": ref.get("bin_counts") or [], "bin_edges": ref.get("bin_edges") or [],
-            "actual_bins": list(live.get("live_bins") or []), **_measures(drift)})
+            "actual_bins": list(live.get("live_bins") or []), "feature_kind": ref.get("feature_kind") or None,
+            "bin_labels": [*ref["categories"], OTHER_BIN, MISSING_BIN] if categorical else [],
+            **{name: live.get(name, 0) for name in QUALITY_COUNTS}, **_measures(drift)})
     overall = None
     if reference:
         overall = endpoint_drift(drifts, reference[0]["possible_threshold"], reference[0]["detected_threshold"])

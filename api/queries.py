@@ -216,8 +216,8 @@ def incoming_feature_series(client: Client, endpoint_id: str, start: datetime, e
 def current_reference(client: Client, endpoint_id: str) -> list[dict[str, Any]]:
     """The newest reference's features, in order (empty without one)."""
     return _rows(client, """
-        SELECT reference_id, feature_index, feature_name, count, mean, std, min, max, bin_edges, bin_counts,
-               r.possible_threshold AS possible_threshold, r.detected_threshold AS detected_threshold
+        SELECT reference_id, feature_index, feature_name, feature_kind, count, mean, std, min, max, bin_edges,
+               bin_counts, categories, r.possible_threshold AS possible_threshold, r.detected_threshold AS detected_threshold
         FROM reference_features AS f
         INNER JOIN reference_endpoints AS r USING (endpoint_id, reference_id)
         WHERE endpoint_id = {endpoint:String}
@@ -228,19 +228,25 @@ def current_reference(client: Client, endpoint_id: str) -> list[dict[str, Any]]:
 def feature_actuals(client: Client, endpoint_id: str, start: datetime, end: datetime,
                     reference_id: int) -> list[dict[str, Any]]:
     """Per feature, the live statistics of the windows starting in [start, end) (the standard
-    deviation pooled from the windows' counts, means and population deviations), and the summed
-    bin counts of those binned on ``reference_id``."""
+    deviation pooled from the windows' counts, means and population deviations), the summed
+    bin counts of those binned on ``reference_id``, and the data-quality counts (named as the
+    columns they sum: columns win over aliases in the expressions)."""
     return _rows(client, """
         SELECT feature_index, any(feature_name) AS name, sum(count) AS value_count,
                sum(mean * count) / nullIf(value_count, 0) AS value_mean,
                sqrt(greatest(sum(count * (ifNull(std, 0) * ifNull(std, 0) + ifNull(mean, 0) * ifNull(mean, 0)))
                              / nullIf(value_count, 0) - value_mean * value_mean, 0)) AS value_std,
                min(min) AS value_min,
-               max(max) AS value_max, sumForEachIf(bin_counts, reference_id = {reference:UInt64}) AS live_bins
+               max(max) AS value_max, sumForEachIf(bin_counts, reference_id = {reference:UInt64}) AS live_bins,
+               sum(count + invalid_count) AS values_count, sum(invalid_count) AS invalid_count,
+               sum(missing_count) AS missing_count, sum(type_mismatch_count) AS type_mismatch_count,
+               sum(nonfinite_count) AS nonfinite_count, sum(out_of_range_count) AS out_of_range_count,
+               sum(unseen_count) AS unseen_count
         FROM feature_histograms FINAL
         WHERE endpoint_id = {endpoint:String}
           AND window_start >= {start:DateTime64(3, 'UTC')} AND window_start < {end:DateTime64(3, 'UTC')}
-        GROUP BY feature_index ORDER BY feature_index""",
+        GROUP BY feature_index ORDER BY feature_index
+        SETTINGS prefer_column_name_to_alias = 1""",
                  endpoint=endpoint_id, start=start, end=end, reference=reference_id)
 
 

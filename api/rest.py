@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from modelmon.api import queries, series
 from modelmon.api.db import get_store
-from modelmon.api.feature_analysis import analyze_features
+from modelmon.api.feature_analysis import QUALITY_COUNTS, analyze_features
 from modelmon.api.grafana import iso_utc
 from modelmon.udfs.drift import MEASURE_NAMES
 from modelmon.udfs.latency_sketch import bucket_percentiles
@@ -107,7 +107,7 @@ def get_model_endpoint(project: str, endpoint_id: str):
             f["feature_name"]: {"count": f["actual_count"], "mean": f["actual_mean"], "min": f["actual_min"],
                                 "max": f["actual_max"], "hist": [f["actual_bins"], f["bin_edges"]]}
             for f in analysis.features}
-        drift = {f["feature_name"]: {n: f[n] for n in MEASURE_NAMES}
+        drift = {f["feature_name"]: {n: f[n] for n in MEASURE_NAMES if f[n] is not None}
                  for f in analysis.features if f["tvd"] is not None}
         if analysis.overall is not None:
             for name in ("tvd", "hellinger", "kld"):
@@ -143,7 +143,8 @@ def feature_analysis_rows(project: str, endpoint_id: str):
     _endpoint_rows(project, endpoint_id)
     analysis = analyze_features(get_store(), endpoint_id, span.start, span.end)
     keep = ("feature_name", "actual_count", "actual_min", "actual_mean", "actual_std", "actual_max",
-            "expected_count", "expected_min", "expected_mean", "expected_std", "expected_max", *MEASURE_NAMES)
+            "expected_count", "expected_min", "expected_mean", "expected_std", "expected_max", "feature_kind",
+            "bin_labels", "expected_bins", "actual_bins", *QUALITY_COUNTS, *MEASURE_NAMES)
     return jsonify([{name: f[name] for name in keep} for f in analysis.features])
 
 

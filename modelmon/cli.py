@@ -13,7 +13,7 @@ from modelmon.config import load_config
 from modelmon.logs import configure_logging
 from modelmon.udfs.alerts import KINDS, RESETS, SEVERITIES
 from modelmon.udfs.drift import DEFAULT_DETECTED_THRESHOLD, DEFAULT_POSSIBLE_THRESHOLD
-from modelmon.udfs.histograms import DEFAULT_BINS
+from modelmon.udfs.histograms import DEFAULT_BINS, DEFAULT_MAX_CATEGORIES
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -87,7 +87,7 @@ def _register_many(args: argparse.Namespace) -> int:
     client = store.open_store(config.store, config.retention_days)
     try:
         registered = register_references(client, registrations, args.bins, args.possible_threshold,
-                                         args.detected_threshold)
+                                         args.detected_threshold, args.max_categories)
     finally:
         client.close()
     print(f"registered {len(registered)} reference(s) from {args.manifest}")
@@ -104,7 +104,8 @@ def _register_reference(args: argparse.Namespace) -> int:
         endpoint, reference_id = register_reference(
             client, args.project, args.function_uri, args.model, args.training_set,
             features=args.features.split(",") if args.features else None, label_column=args.label_column,
-            bins=args.bins, possible_threshold=args.possible_threshold, detected_threshold=args.detected_threshold)
+            bins=args.bins, possible_threshold=args.possible_threshold, detected_threshold=args.detected_threshold,
+            categorical=args.categorical.split(",") if args.categorical else (), max_categories=args.max_categories)
     finally:
         client.close()
     print(f"registered reference {reference_id} for endpoint {endpoint}")
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--label-column", help="excluded from the features")
     register.add_argument("--features", help="comma-separated feature columns, in the order of the model's inputs "
                                              "(default: every column but the label)")
+    register.add_argument("--categorical", help="comma-separated features to treat as categories whatever their "
+                                                "type (strings and booleans always are), e.g. integer codes")
     register.set_defaults(handler=_register_reference)
     register_many = reference_commands.add_parser(
         "register-many", help="register a fleet's references from a CSV manifest in one process")
@@ -233,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_many.set_defaults(handler=_register_many)
     for command in (register, register_many):
         command.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"histogram bins (default {DEFAULT_BINS})")
+        command.add_argument("--max-categories", type=int, default=DEFAULT_MAX_CATEGORIES,
+                             help=f"categories kept per categorical feature, the most frequent in training; the "
+                                  f"others count as __other__ (default {DEFAULT_MAX_CATEGORIES})")
         command.add_argument("--possible-threshold", type=float, default=DEFAULT_POSSIBLE_THRESHOLD,
                              help=f"drift_measure for POSSIBLE_DRIFT (default {DEFAULT_POSSIBLE_THRESHOLD})")
         command.add_argument("--detected-threshold", type=float, default=DEFAULT_DETECTED_THRESHOLD,

@@ -128,11 +128,14 @@ ROW_TABLES: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "feature_histograms": dict(_FEATURE_WINDOW, **{
         "count": _identity, "invalid_count": _identity, "mean": _identity, "std": _identity, "min": _identity,
-        "max": _identity, "bin_counts": _identity,
+        "max": _identity, "bin_counts": _identity, "bin_labels": _identity, "missing_count": _identity,
+        "type_mismatch_count": _identity, "nonfinite_count": _identity, "out_of_range_count": _identity,
+        "unseen_count": _identity,
     }),
     "drift_measures": dict(_FEATURE_WINDOW, **{
         "live_count": _identity, "tvd": _identity, "hellinger": _identity, "kld": _identity, "psi": _identity,
-        "jsd": _identity, "drift_measure": _identity, "drift_status": _identity, "exceeded": _identity,
+        "jsd": _identity, "chi2_pvalue": _identity, "drift_measure": _identity, "drift_status": _identity,
+        "exceeded": _identity,
     }),
     "drift_status": {
         "project": _identity, "endpoint_id": _identity, "reference_id": _identity, "window_start": store.epoch_ms,

@@ -34,11 +34,22 @@ MAX_METRIC_NAME = 200  # characters; a metric with a longer name is not monitore
 MAX_FEATURES = 1000  # wider feature rows are cut: the values past this are not monitored
 MAX_REASON_CHARS = 500  # of a dead letter's reason
 
+# What a feature value is, beside its number (``EventColumns.value_code``): a code >= 0 is the
+# index of a string among the batch's value texts; a value that is not a finite number has the
+# float NaN (or its infinity) in ``values``.
+VALUE_NUMBER = -1  # a finite number
+VALUE_NULL = -2  # null, or absent (a row shorter than the features)
+VALUE_TRUE = -3
+VALUE_FALSE = -4
+VALUE_NONFINITE = -5  # NaN, ±Infinity, or an integer too large for a float
+VALUE_OTHER = -6  # a list or an object
+
 # What the Java reader's generated ``Contract`` class holds, by its Java name.
 READER_CONSTANTS: dict[str, Any] = {
     "ENDPOINT_FIELDS": ENDPOINT_FIELDS, "BATCH_FIELDS": BATCH_HEADER_FIELDS,
     "EARLIEST_TIME_MS": EARLIEST_TIME_MS, "END_OF_TIME_MS": END_OF_TIME_MS, "EXACT_LATENCY_US": EXACT_LATENCY_US,
     "MAX_CUSTOM_METRICS": MAX_CUSTOM_METRICS, "MAX_METRIC_NAME": MAX_METRIC_NAME,
+    "VALUE_NULL": VALUE_NULL, "VALUE_TRUE": VALUE_TRUE, "VALUE_FALSE": VALUE_FALSE,
 }
 
 

@@ -1,10 +1,11 @@
 """Drift between a live histogram and its reference, the way DESIGN.md defines it.
 
 Both histograms use the same bins: the reference's N bins plus an underflow and an overflow
-bin. Each is normalized by its total (p = live, q = reference). The measures live in one
-registry, :data:`MEASURES`, each with its name, default threshold and direction. A measure
-takes one histogram per row (bins on the last axis), so all of an endpoint's features are
-measured in one numpy call per measure rather than one per feature.
+bin, or a categorical feature's categories plus other and missing. Each is normalized by its
+total (p = live, q = reference). The measures live in one registry, :data:`MEASURES`, each with
+its name, default threshold and direction. A measure takes one histogram per row (bins on the
+last axis), so all of an endpoint's features are measured in one numpy call per measure rather
+than one per feature; ``chi2_pvalue`` is measured for categorical features only, on counts.
 
 >>> result = feature_drift(np.array([0, 5, 5, 0]), np.array([0, 10, 0, 0]))
 >>> result.values["tvd"], round(result.values["hellinger"], 6)
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from scipy import special
 
 EPSILON = 1e-4  # replaces a 0 in a denominator of KLD and PSI
 
@@ -90,14 +92,33 @@ def jensen_shannon_distance(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(0.0, (_relative_entropy(p, m) + _relative_entropy(q, m)) / 2))
 
 
+def chi2_pvalue(live_counts: np.ndarray, reference_counts: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """The p-value of ``scipy.stats.chisquare(f_obs=live, f_exp=expected)`` over each row's first
+    ``bins`` bins, expected = (ref + 0.5) / Σ(ref + 0.5) × Σ live (Jeffreys smoothing: a category
+    unseen in training expects a little, not nothing).
+
+    >>> chi2_pvalue(np.array([[10, 10, 0, 0], [19, 1, 0, 0]]), np.array([[50, 50, 0, 0], [50, 50, 0, 0]]),
+    ...             np.array([4, 4])).round(6).tolist()
+    [0.977908, 0.000871]
+    """
+    own = np.arange(live_counts.shape[-1]) < np.asarray(bins)[:, None]
+    smoothed = np.where(own, reference_counts + 0.5, 0.0)
+    expected = smoothed / smoothed.sum(axis=-1, keepdims=True) * live_counts.sum(axis=-1, keepdims=True)
+    terms = np.divide((live_counts - expected) ** 2, expected, out=np.zeros_like(expected), where=own)
+    return special.chdtrc(np.asarray(bins) - 1, terms.sum(axis=-1))
+
+
 @dataclass(frozen=True)
 class Measure:
-    """A drift measure: values at or above ``threshold`` mean drift when ``higher_is_worse``."""
+    """A drift measure: values at or above ``threshold`` mean drift when ``higher_is_worse``
+    (at or below it otherwise). A ``categorical_only`` measure takes the counts and each row's
+    own bins, ``(live, reference, bins)``; the others take normalized rows ``(p, q)``."""
 
     name: str
-    function: Callable[[np.ndarray, np.ndarray], np.ndarray]  # one value per row of (p, q)
+    function: Callable[..., np.ndarray]  # one value per row
     threshold: float
     higher_is_worse: bool = True
+    categorical_only: bool = False
 
     def exceeds(self, value: float) -> bool:
         return value >= self.threshold if self.higher_is_worse else value <= self.threshold
@@ -112,8 +133,11 @@ MEASURES: tuple[Measure, ...] = (
     Measure("kld", kl_divergence, 1.0),
     Measure("psi", population_stability_index, 0.25),
     Measure("jsd", jensen_shannon_distance, 0.3),
+    Measure("chi2_pvalue", chi2_pvalue, 0.05, higher_is_worse=False, categorical_only=True),
 )
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
+DISTANCES = tuple(m for m in MEASURES if not m.categorical_only)  # every feature has these; endpoints sum them
+DISTANCE_NAMES = tuple(m.name for m in DISTANCES)
 
 
 def drift_status(drift_measure: float | None, possible: float, detected: float) -> str:
@@ -144,9 +168,11 @@ class FeatureDrift:
         return (self.values["tvd"] + self.values["hellinger"]) / 2 if self.values else None
 
 
-def features_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> list[FeatureDrift]:
+def features_drift(live_counts: np.ndarray, reference_counts: np.ndarray,
+                   categorical_bins: np.ndarray | None = None) -> list[FeatureDrift]:
     """All measures between the histograms of each row (one feature per row, counts on the same
-    bins, not yet normalized).
+    bins, not yet normalized); ``categorical_bins`` gives a categorical feature's row its number of
+    bins (0 for a numeric one), for the measures only they have.
 
     >>> [d.values.get("tvd") for d in features_drift(np.array([[0, 5, 5, 0], [0, 0, 0, 0]]),
     ...                                              np.array([[0, 10, 0, 0], [0, 1, 1, 0]]))]
@@ -157,14 +183,23 @@ def features_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> lis
     measured = (live_totals > 0) & (reference_totals > 0)
     p = live_counts[measured] / live_totals[measured, None]
     q = reference_counts[measured] / reference_totals[measured, None]
-    values = iter(zip(*(m.function(p, q).tolist() for m in MEASURES)))
-    return [FeatureDrift(int(total), dict(zip(MEASURE_NAMES, next(values))) if both else {})
-            for total, both in zip(live_totals.tolist(), measured.tolist())]
+    values = iter(zip(*(m.function(p, q).tolist() for m in DISTANCES)))
+    drifts = [FeatureDrift(int(total), dict(zip(DISTANCE_NAMES, next(values))) if both else {})
+              for total, both in zip(live_totals.tolist(), measured.tolist())]
+    if categorical_bins is not None:
+        categorical = np.flatnonzero(measured & (np.asarray(categorical_bins) > 0))
+        for measure in (m for m in MEASURES if m.categorical_only):
+            found = measure.function(live_counts[categorical], reference_counts[categorical],
+                                     np.asarray(categorical_bins)[categorical])
+            for row, value in zip(categorical.tolist(), found.tolist()):
+                drifts[row].values[measure.name] = value
+    return drifts
 
 
-def feature_drift(live_counts: np.ndarray, reference_counts: np.ndarray) -> FeatureDrift:
+def feature_drift(live_counts: np.ndarray, reference_counts: np.ndarray, categorical: bool = False) -> FeatureDrift:
     """All measures between two histograms on the same bins (counts, not yet normalized)."""
-    return features_drift(live_counts[None], reference_counts[None])[0]
+    bins = np.array([len(live_counts) if categorical else 0])
+    return features_drift(live_counts[None], reference_counts[None], bins)[0]
 
 
 @dataclass(frozen=True)
@@ -188,9 +223,9 @@ def endpoint_drift(features: Sequence[FeatureDrift], possible: float, detected: 
     """
     measured = [f for f in features if f.values]
     if not measured:
-        empty = dict.fromkeys(MEASURE_NAMES)
+        empty = dict.fromkeys(DISTANCE_NAMES)
         return EndpointDrift(0, empty, dict(empty), None, NO_DATA)
-    sums = {name: float(sum(f.values[name] for f in measured)) for name in MEASURE_NAMES}
+    sums = {name: float(sum(f.values[name] for f in measured)) for name in DISTANCE_NAMES}
     means = {name: total / len(measured) for name, total in sums.items()}
     measure = (means["tvd"] + means["hellinger"]) / 2
     return EndpointDrift(len(measured), sums, means, measure, drift_status(measure, possible, detected))

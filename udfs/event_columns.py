@@ -46,6 +46,8 @@ class EventColumns:
     row_offsets: np.ndarray  # int64 (events + 1): event i's feature rows are rows[row_offsets[i]:row_offsets[i + 1]]
     value_offsets: np.ndarray  # int64 (rows + 1): row r's values are values[value_offsets[r]:value_offsets[r + 1]]
     values: np.ndarray  # float64, NaN for a value that is not a number
+    value_code: np.ndarray  # int32 per value: what it is (contract.VALUE_*), or its text's index in ``value_texts``
+    value_texts: list[str]  # the strings among the values
     metric_event: np.ndarray  # int64: index of the event each custom metric value belongs to (in event order)
     metric_name: np.ndarray  # object
     metric_value: np.ndarray  # float64, finite
@@ -82,7 +84,8 @@ class EventColumns:
             reason=[self.reason[i] for i in index.tolist()], line_crc=self.line_crc[index],
             row_offsets=np.concatenate([[0], np.cumsum(rows[index])]),
             value_offsets=np.concatenate([[0], np.cumsum(values_per_row[row_index])]),
-            values=self.values[ranges(self.value_offsets[row_index], values_per_row[row_index])],
+            values=self.values[value_index := ranges(self.value_offsets[row_index], values_per_row[row_index])],
+            value_code=self.value_code[value_index],
             metric_event=metric_position[metric], metric_name=self.metric_name[metric],
             metric_value=self.metric_value[metric])
 
@@ -99,6 +102,9 @@ class EventColumns:
         event_base = np.cumsum([0] + [len(p) for p in parts])
         row_base = np.cumsum([0] + [p.row_offsets[-1] for p in parts])
         value_base = np.cumsum([0] + [p.value_offsets[-1] for p in parts])
+        texts: dict[str, int] = {}
+        text_codes = [np.array([texts.setdefault(t, len(texts)) for t in p.value_texts], dtype=np.int32)
+                      for p in parts]
 
         def joined(name: str) -> np.ndarray:
             return np.concatenate([getattr(p, name) for p in parts])
@@ -112,7 +118,9 @@ class EventColumns:
             row_offsets=np.concatenate([[0]] + [p.row_offsets[1:] + row_base[k] for k, p in enumerate(parts)]),
             value_offsets=np.concatenate([[0]] + [p.value_offsets[1:] + value_base[k] for k, p in enumerate(parts)]),
             values=joined("values"),
-            metric_event=np.concatenate([p.metric_event + event_base[k] for k, p in enumerate(parts)]),
+            value_code=np.concatenate([np.where(p.value_code >= 0, codes[np.maximum(p.value_code, 0)] if len(codes) else 0,
+                                                p.value_code) for p, codes in zip(parts, text_codes)]).astype(np.int32),
+            value_texts=list(texts), metric_event=np.concatenate([p.metric_event + event_base[k] for k, p in enumerate(parts)]),
             metric_name=joined("metric_name"), metric_value=joined("metric_value"), endpoints=list(merged))
 
     def in_line_order(self) -> "EventColumns":
@@ -125,4 +133,5 @@ class EventColumns:
         none = np.zeros(0, dtype=np.int64)
         return EventColumns(none, none, none, none, np.zeros(0, bool), none, none, np.zeros(0, bool),
                             np.zeros(0, object), [], np.zeros(0, np.uint32), np.zeros(1, np.int64),
-                            np.zeros(1, np.int64), np.zeros(0), none, np.zeros(0, object), np.zeros(0), [])
+                            np.zeros(1, np.int64), np.zeros(0), np.zeros(0, np.int32), [], none,
+                            np.zeros(0, object), np.zeros(0), [])

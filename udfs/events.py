@@ -19,6 +19,7 @@ import orjson
 
 from modelmon.udfs.contract import (BATCH_HEADER_FIELDS, END_OF_TIME_MS, EARLIEST_TIME_MS, MAX_CUSTOM_METRICS,
                                     MAX_LATENCY_US, MAX_METRIC_NAME, MAX_REASON_CHARS, STATUS_INVALID, STATUS_OK,
+                                    VALUE_FALSE, VALUE_NONFINITE, VALUE_NULL, VALUE_NUMBER, VALUE_OTHER, VALUE_TRUE,
                                     Endpoint, EndpointCache, EventError)
 from modelmon.udfs.event_columns import EventColumns
 from modelmon.udfs.histograms import as_number
@@ -170,6 +171,8 @@ class _Events:
             "reason", "line_crc", "rows", "metric_event", "metric_name", "metric_value")}
         self.row_lengths: list[int] = []
         self.values: list[float] = []
+        self.value_codes: list[int] = []
+        self.texts: dict[str, int] = {}
         self.codes: dict[Endpoint, int] = {}
 
     def add(self, line: int, ordinal: int, endpoint: Endpoint | None, crc: int, time_ms: int | None,
@@ -186,7 +189,10 @@ class _Events:
             for row in inputs:
                 cells = row if isinstance(row, list) else []
                 self.row_lengths.append(len(cells))
-                self.values += [as_number(value) for value in cells]
+                for value in cells:
+                    number, code = self.read_value(value)
+                    self.values.append(number)
+                    self.value_codes.append(code)
         c["line"].append(line)
         c["ordinal"].append(ordinal)
         c["endpoint"].append(-1 if endpoint is None else self.codes.setdefault(endpoint, len(self.codes)))
@@ -200,6 +206,17 @@ class _Events:
         c["line_crc"].append(crc)
         c["rows"].append(prediction.predictions if success else 0)
 
+    def read_value(self, value: object) -> tuple[float, int]:
+        """A feature value as its number (NaN for none) and its code (``contract.VALUE_*``, or
+        its text's index)."""
+        number = as_number(value)
+        if type(value) in (int, float):
+            return number, VALUE_NUMBER if math.isfinite(number) else VALUE_NONFINITE
+        if isinstance(value, str):
+            return number, self.texts.setdefault(value, len(self.texts))
+        code = {type(None): VALUE_NULL, list: VALUE_OTHER, dict: VALUE_OTHER}.get(type(value))
+        return number, code if code is not None else (VALUE_TRUE if value else VALUE_FALSE)
+
     def columns_of_events(self) -> EventColumns:
         c = self.columns
         return EventColumns(
@@ -211,7 +228,8 @@ class _Events:
             line_crc=np.array(c["line_crc"], dtype=np.uint32),
             row_offsets=np.concatenate([[0], np.cumsum(c["rows"], dtype=np.int64)]),
             value_offsets=np.concatenate([[0], np.cumsum(self.row_lengths, dtype=np.int64)]),
-            values=np.array(self.values, dtype=np.float64), metric_event=np.array(c["metric_event"], dtype=np.int64),
+            values=np.array(self.values, dtype=np.float64), value_code=np.array(self.value_codes, dtype=np.int32),
+            value_texts=list(self.texts), metric_event=np.array(c["metric_event"], dtype=np.int64),
             metric_name=np.array(c["metric_name"], dtype=object),
             metric_value=np.array(c["metric_value"], dtype=np.float64), endpoints=list(self.codes))
 

@@ -21,7 +21,7 @@ def histogram_rows(project: str, endpoint_id: str, window_start: int, window_ms:
     rows = []
     for summary in summaries:
         reference = reference_version(summary.reference_id) if summary.reference_id else None
-        for row in summary_rows(summary, feature_names(reference, summary.features)):
+        for row in summary_rows(summary, feature_names(reference, summary.features), reference):
             rows.append(dict(row, project=project, endpoint_id=endpoint_id, reference_id=summary.reference_id,
                              window_start=window_start, window_end=window_start + window_ms))
     return rows
@@ -51,7 +51,9 @@ def drift_rows(project: str, endpoint_id: str, ends: Sequence[int], range_ms: in
     live = (trailing[np.searchsorted(starts, ends_array)]
             - trailing[np.searchsorted(starts, ends_array - range_ms)])  # (end, feature, bin)
     reference_counts = np.tile(reference.binned_counts, (len(ends), 1))
-    drifts = features_drift(live.reshape(len(ends) * features, bins), reference_counts)
+    categorical_bins = np.tile([reference.features[j].live_bins if reference.features[j].categories is not None else 0
+                                for j in reference.binned], len(ends))
+    drifts = features_drift(live.reshape(len(ends) * features, bins), reference_counts, categorical_bins)
     return [_reference_rows(project, endpoint_id, end, range_ms, reference, drifts[k * features:(k + 1) * features])
             for k, end in enumerate(ends)]
 
@@ -66,7 +68,7 @@ def _reference_rows(project: str, endpoint_id: str, end: int, range_ms: int, ref
             live_count=drift.live_count, **{m.name: drift.values.get(m.name) for m in MEASURES},
             drift_measure=drift.drift_measure,
             drift_status=drift_status(drift.drift_measure, reference.possible_threshold, reference.detected_threshold),
-            exceeded=[m.name for m in MEASURES if drift.values and m.exceeds(drift.values[m.name])]))
+            exceeded=[m.name for m in MEASURES if m.name in drift.values and m.exceeds(drift.values[m.name])]))
     summary = endpoint_drift(drifts, reference.possible_threshold, reference.detected_threshold)
     status = dict(base, reference_id=reference.reference_id, feature_names=reference.feature_names,
                   features_count=summary.features_count, drift_measure=summary.drift_measure,

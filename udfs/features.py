@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelmon.udfs.contract import MAX_FEATURES
+from modelmon.udfs.contract import MAX_FEATURES, VALUE_NULL
 from modelmon.udfs.event_columns import EventColumns, ranges
 from modelmon.udfs.histograms import Reference, feature_names, summarize
 
@@ -81,12 +81,13 @@ def summarize_features(events: EventColumns, predicting: np.ndarray, raw_lines: 
         rows = ranges(events.row_offsets[members], row_counts)
         lengths = events.value_offsets[rows + 1] - events.value_offsets[rows]
         width = len(reference.features) if reference else min(MAX_FEATURES, int(lengths.max(initial=0)))
-        values = _matrix(events, rows, lengths, width)
+        values = _matrix(events.values, events.value_offsets, rows, lengths, width, np.nan)
+        codes = _matrix(events.value_code, events.value_offsets, rows, lengths, width, VALUE_NULL)
         windows = events.time_ms[members] - events.time_ms[members] % features.window_ms
         starts, group_of_line = np.unique(windows, return_inverse=True)
         group_of_row = np.repeat(group_of_line, row_counts)
         summaries = summarize(values, group_of_row, len(starts), reference,
-                              reference.reference_id if reference else 0)
+                              reference.reference_id if reference else 0, codes, events.value_texts)
         partials += [(project, endpoint_id, int(start), summary.to_bytes())
                      for start, summary in zip(starts, summaries)]
         if features.sample_every:
@@ -116,17 +117,19 @@ def _sampled_rows(events: EventColumns, members: np.ndarray, row_counts: np.ndar
                          values[first_row[event] + row])]
 
 
-def _matrix(events: EventColumns, rows: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
-    """The given feature rows as an (n, width) array: cut to ``width``, NaN-padded."""
-    starts = events.value_offsets[rows]
+def _matrix(per_value: np.ndarray, value_offsets: np.ndarray, rows: np.ndarray, lengths: np.ndarray, width: int,
+            absent) -> np.ndarray:
+    """The given feature rows of a per-value array (values, or their codes) as an (n, width)
+    array: cut to ``width``, padded with ``absent``."""
+    starts = value_offsets[rows]
     if (lengths == width).all():  # the common case: one gather, not a scatter of every value
         if len(rows) and (np.diff(starts) == width).all():
-            return events.values[starts[0]:starts[0] + len(rows) * width].reshape(len(rows), width)
-        return events.values[starts[:, None] + np.arange(width)]
-    matrix = np.full((len(rows), width), np.nan)
+            return per_value[starts[0]:starts[0] + len(rows) * width].reshape(len(rows), width)
+        return per_value[starts[:, None] + np.arange(width)]
+    matrix = np.full((len(rows), width), absent, dtype=per_value.dtype)
     row_of_value = np.repeat(np.arange(len(rows)), lengths)
     column = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     source = np.repeat(starts, lengths) + column
     inside = column < width
-    matrix[row_of_value[inside], column[inside]] = events.values[source[inside]]
+    matrix[row_of_value[inside], column[inside]] = per_value[source[inside]]
     return matrix

@@ -11,14 +11,17 @@ block is in that file instead of sending it (:class:`BlockLines`): Python reads 
 only when it needs them. Its layout (little-endian):
 
     int32 MAGIC, lines, events, rows, values, metrics, metric names, endpoints, name bytes,
-          endpoint bytes, file bytes (0 when the block travels beside its columns)
+          endpoint bytes, file bytes (0 when the block travels beside its columns), coded values,
+          value texts, value text bytes
     int64 time_ms[events]; float64 microsec[events]; float64 values[values]; float64 metric_value[metrics]
     int32 line[events], ordinal[events] (1-based in its line), endpoint[events],
           rows[events] (0 for an error), is_error[events], line_crc[events] (zlib.crc32 of the line)
-    int32 row_length[rows], metric_event[metrics], metric_name[metrics], line_start[lines], line_stop[lines]
+    int32 row_length[rows], metric_event[metrics], metric_name[metrics], line_start[lines], line_stop[lines],
+          coded_value[coded] (the values that are not numbers), value_code[coded] (VALUE_* or a text's index)
     names: per metric name, int32 length and UTF-8
     endpoints: per endpoint, int32 bit set of the ENDPOINT_FIELDS present, each one's text, int32
           label count, and each label's key and value text
+    value texts: per text, int32 length and UTF-8
     with file bytes: the file's local path (UTF-8), int64 offset and length of the block in it
 """
 
@@ -31,11 +34,11 @@ from typing import Sequence, overload
 
 import numpy as np
 
-from modelmon.udfs.contract import ENDPOINT_FIELDS, STATUS_OK, Endpoint, EndpointCache, EventError
+from modelmon.udfs.contract import ENDPOINT_FIELDS, STATUS_OK, VALUE_NUMBER, Endpoint, EndpointCache, EventError
 from modelmon.udfs.event_columns import EventColumns, ranges
 
-MAGIC = 0x4D4D4534
-_HEADER = struct.Struct("<11i")
+MAGIC = 0x4D4D4535
+_HEADER = struct.Struct("<14i")
 _EVENT_INT32 = ("line", "ordinal", "endpoint", "rows", "is_error", "line_crc")
 
 
@@ -124,7 +127,7 @@ class JavaEvents:
 def decode(blobs: Sequence[bytes], descriptions: Descriptions) -> JavaEvents:
     """Java's columns of one block, or of many messages (their lines numbered one after another).
 
-    >>> empty = _HEADER.pack(MAGIC, 2, *[0] * 9) + struct.pack("<4i", 0, 3, 1, 5)
+    >>> empty = _HEADER.pack(MAGIC, 2, *[0] * 12) + struct.pack("<4i", 0, 3, 1, 5)
     >>> read = decode([empty], Descriptions(EndpointCache()))
     >>> read.lines, read.line_start.tolist(), read.line_stop.tolist(), len(read.events), read.file
     (2, [0, 3], [1, 5], 0, None)
@@ -132,14 +135,17 @@ def decode(blobs: Sequence[bytes], descriptions: Descriptions) -> JavaEvents:
     headers = np.array([_HEADER.unpack_from(blob) for blob in blobs], dtype=np.int64).reshape(-1, _HEADER.size // 4)
     if (headers[:, 0] != MAGIC).any():
         raise ValueError("not the Java reader's event columns (a jar from another version?)")
-    lines, events, rows, values, metrics, names, endpoints, name_bytes, endpoint_bytes, file_bytes = headers[:, 1:].T
+    (lines, events, rows, values, metrics, names, endpoints, name_bytes, endpoint_bytes, file_bytes, coded, texts,
+     text_bytes) = headers[:, 1:].T
     sections = Sections(blobs)
     time_ms, microsec = sections.take("<i8", events), sections.take("<f8", events)
     value_array, metric_value = sections.take("<f8", values), sections.take("<f8", metrics)
     ints = {name: sections.take("<i4", events) for name in _EVENT_INT32}
     row_length, metric_event, metric_name = (sections.take("<i4", count) for count in (rows, metrics, metrics))
     line_start, line_stop = sections.take("<i4", lines), sections.take("<i4", lines)
+    coded_value, value_code = sections.take("<i4", coded), sections.take("<i4", coded)
     name_sections, endpoint_sections = sections.raw(name_bytes), sections.raw(endpoint_bytes)
+    value_texts = [t for section, count in zip(sections.raw(text_bytes), texts.tolist()) for t in _texts(section, count)]
     resolved = [e for section, count in zip(endpoint_sections, endpoints.tolist())
                 for e in descriptions.endpoints(section, count)]
     metric_names = np.array([n for section, count in zip(name_sections, names.tolist())
@@ -152,6 +158,9 @@ def decode(blobs: Sequence[bytes], descriptions: Descriptions) -> JavaEvents:
         return array + np.repeat(np.cumsum(bases) - bases, counts)
 
     endpoint, distinct = _endpoint_codes(resolved, based(ints["endpoint"], events, endpoints))
+    codes = np.full(len(value_array), VALUE_NUMBER, dtype=np.int32)
+    if len(coded_value):
+        codes[based(coded_value, coded, values)] = np.where(value_code >= 0, based(value_code, coded, texts), value_code)
     is_error = ints["is_error"].astype(bool)
     predictions = ints["rows"].astype(np.int64)
     java = EventColumns(
@@ -161,6 +170,7 @@ def decode(blobs: Sequence[bytes], descriptions: Descriptions) -> JavaEvents:
         status=np.full(len(time_ms), STATUS_OK, dtype=object), reason=[None] * len(time_ms),
         line_crc=ints["line_crc"].view(np.uint32), row_offsets=np.concatenate([[0], np.cumsum(predictions)]),
         value_offsets=np.concatenate([[0], np.cumsum(row_length, dtype=np.int64)]), values=value_array,
+        value_code=codes, value_texts=value_texts,
         metric_event=based(metric_event, metrics, events), metric_name=metric_names[based(metric_name, metrics, names)],
         metric_value=metric_value, endpoints=distinct)
     if (endpoint < 0).any():  # a line whose endpoint does not hold is the exact parser's

@@ -9,15 +9,18 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from modelmon.udfs.histograms import FeatureReference, Reference
+from modelmon.udfs.histograms import CATEGORICAL, CATEGORICAL_NUMBER, FeatureReference, Reference
 
 FIELDS = ["class", "model", "version", "function_uri", "project", "endpoint_id", "labels", "request", "resp",
           "when", "microsec", "error", "metrics", "headers", "values", "op"]
 VALID = {"class": "C", "model": "m", "version": "v", "function_uri": "p/f:t", "op": "infer",
          "request": {"id": "1", "inputs": [[1.0, 2.0, 3.0]]}, "resp": {"outputs": [0]},
          "when": "2026-11-26 10:00:00+00:00", "microsec": 12}
-REFERENCE = Reference(1, tuple(FeatureReference(f"f{j}", np.linspace(0, 10, 6), np.ones(5, dtype=np.int64))
-                               for j in range(3)), 0.5, 0.7)
+# f0 numeric, f1 categorical (strings and booleans), f2 category codes: every kind of feature.
+REFERENCE = Reference(1, (
+    FeatureReference("f0", np.linspace(0, 10, 6), np.ones(5, dtype=np.int64)),
+    FeatureReference("f1", None, np.ones(5, dtype=np.int64), ("x", "true", "\u00e9"), CATEGORICAL),
+    FeatureReference("f2", None, np.ones(4, dtype=np.int64), ("3", "1.5"), CATEGORICAL_NUMBER)), 0.5, 0.7)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

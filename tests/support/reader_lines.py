@@ -56,6 +56,8 @@ def edge_lines() -> list[bytes]:
         line(event(model="raggy", request={"inputs": [[1.0], [1.0, 2.0, 3.0, 4.0]]}, resp={"outputs": [0, 1]})),
         good.replace(b"[[1.0, 2.0, 3.0]]", b"[[1e999, 123456789012345678901234567890, -0]]"),
         good.replace(b"[[1.0, 2.0, 3.0]]", b'[[true, "x", 3]]'),
+        good.replace(b"[[1.0, 2.0, 3.0]]", b'[[null, false, 1.5], ["2", "\\u00e9", null], [1, "y"], [2, true, "3"]]')
+        .replace(b'"outputs": [1]', b'"outputs": [1, 2, 3, 4]'),  # every kind of value in every kind of feature
         line(event(when=WHEN.strftime("%Y-%m-%d %H:%M:%S+00:00"))),
         line(event(when=WHEN.strftime("%Y-%m-%dT%H:%M:%SZ"))),
         line(event(when="2026-02-30 10:00:00+00:00")), line(event(when="2026-11-26 23:59:60+00:00")),
@@ -110,8 +112,9 @@ def normalized(output: BatchOutput) -> dict:
         "slices": sorted((s.project, s.endpoint_id, s.start, s.requests, s.predictions, s.errors, s.first_ms, s.last_ms,
                           s.endpoint, s.latency.keys.tolist(), s.latency.counts.tolist(), s.latency.total_us, s.latency.max_us,
                           sorted(s.metrics.items())) for s in output.slices),
-        "partials": {key: (s.count.tolist(), s.invalid.tolist(), s.bins.tolist(), s.minimum.tolist(),
-                           s.maximum.tolist(), s.mean, s.m2) for key, s in partials.items()},
+        "partials": {key: (s.count.tolist(), s.invalid.tolist(), s.missing.tolist(), s.mismatched.tolist(),
+                           s.nonfinite.tolist(), s.bins.tolist(), s.minimum.tolist(), s.maximum.tolist(), s.mean, s.m2)
+                     for key, s in partials.items()},
         "dead_letters": Counter(json.dumps(row, sort_keys=True) for row in output.dead_letters),
         "samples": {row["row_key"]: row for row in output.samples.to_pylist()},
     }

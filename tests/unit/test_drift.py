@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from modelmon.udfs.drift import (DRIFT_DETECTED, MEASURES, NO_DATA, NO_DRIFT, POSSIBLE_DRIFT, endpoint_drift,
-                        feature_drift, features_drift)
+from scipy import stats
+
+from modelmon.udfs.drift import (DISTANCE_NAMES, DRIFT_DETECTED, MEASURES, NO_DATA, NO_DRIFT, POSSIBLE_DRIFT,
+                                 endpoint_drift, feature_drift, features_drift)
 from modelmon.udfs.histograms import FeatureReference, Reference, summarize
 from tests.support.expected import scipy_measures
 
@@ -22,8 +24,25 @@ def test_measures_match_scipy_on_random_histograms_with_empty_bins(seed):
     reference[1] += 1
     got = feature_drift(live, reference).values
     want = scipy_measures(live, reference)
-    assert set(got) == {m.name for m in MEASURES} == set(want)
+    assert set(got) == set(DISTANCE_NAMES) == set(want)
     for name, value in want.items():
+        assert got[name] == pytest.approx(value, abs=1e-12), name
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_categorical_feature_has_every_measure_and_the_chi_square_p_value_of_scipy(seed):
+    rng = np.random.default_rng(seed)
+    categories = int(rng.integers(2, 60))
+    reference = rng.integers(0, 500, categories + 2) * (rng.random(categories + 2) < 0.8)  # + other, missing
+    live = rng.integers(0, 80, categories + 2) * (rng.random(categories + 2) < 0.8)
+    reference[0] += 1
+    live[1] += 1
+    got = feature_drift(live, reference, categorical=True).values
+    assert set(got) == {m.name for m in MEASURES}
+    smoothed = reference + 0.5
+    expected = smoothed / smoothed.sum() * live.sum()
+    assert got["chi2_pvalue"] == pytest.approx(stats.chisquare(f_obs=live, f_exp=expected).pvalue, rel=1e-9, abs=1e-12)
+    for name, value in scipy_measures(live, reference).items():
         assert got[name] == pytest.approx(value, abs=1e-12), name
 
 

@@ -23,7 +23,7 @@ import java.util.zip.CRC32;
  *
  * <p>Only lines of one shape are taken: valid UTF-8, one object, the MLRun fields with the types
  * MLRun writes ({@code when} in MLRun's own format, {@code request.inputs} a non-empty list of
- * lists of numbers, string labels, numeric metrics, no key read twice; a batch's {@code headers}
+ * lists of finite numbers, strings, booleans and nulls, string labels, numeric metrics, no key read twice; a batch's {@code headers}
  * before its {@code values}), and every event valid by the contract's limits ({@link Contract},
  * generated from {@code modelmon/udfs/contract.py}): a time the store keeps, a success's latency
  * a non-negative number below 2^53 and as many outputs as input rows. A batch is taken whole or
@@ -38,7 +38,7 @@ import java.util.zip.CRC32;
  * described, and read, by {@code modelmon/udfs/java_events.py}.
  */
 final class BlockEvents {
-    static final int MAGIC = 0x4d4d4534;
+    static final int MAGIC = 0x4d4d4535;
     private static final String[] ENDPOINT_FIELDS = Contract.ENDPOINT_FIELDS;
     /** An event's own fields, which a batch's headers may name. */
     private static final String[] BATCH_FIELDS = Contract.BATCH_FIELDS;
@@ -86,12 +86,16 @@ final class BlockEvents {
     private final Column metricName = new Column();
     private final Column lineStart = new Column();  // per line of the block, not per event
     private final Column lineStop = new Column();
+    private final Column codedValue = new Column();  // the index of each value that is not a number
+    private final Column valueCode = new Column();  // its code: Contract.VALUE_* or the index of its text
     private final Column[] columns = {timeMs, microsec, values, metricValue, line, ordinal, endpoint, rows,
-        isError, lineCrc, rowLength, metricEvent, metricName};
+        isError, lineCrc, rowLength, metricEvent, metricName, codedValue, valueCode};
     private final int[] sizesBefore = new int[columns.length];  // column sizes before the line being read
     private final Map<String, Integer> metricNames = new HashMap<>();
     private final Map<String, Integer> endpoints = new HashMap<>();
     private final List<String> metricNameList = new ArrayList<>();
+    private final Map<String, Integer> valueTexts = new HashMap<>();
+    private final List<String> valueTextList = new ArrayList<>();
     private final List<String[]> endpointList = new ArrayList<>();
     private final CRC32 crc = new CRC32();
     private final JsonCursor json = new JsonCursor();
@@ -128,6 +132,7 @@ final class BlockEvents {
     private int eventOutputs;
     private int eventRowsStart;
     private int eventValuesStart;
+    private int eventCodedStart;
     private int eventMetricsStart;
     private int eventMetrics;
 
@@ -199,6 +204,8 @@ final class BlockEvents {
         endpoints.clear();
         metricNameList.clear();
         endpointList.clear();
+        valueTexts.clear();
+        valueTextList.clear();
     }
 
     /** Reads a line into the columns, or leaves them as they were; a line that is not ASCII must be UTF-8. */
@@ -351,6 +358,7 @@ final class BlockEvents {
         eventOutputs = -1;
         eventRowsStart = rowLength.size;
         eventValuesStart = values.size;
+        eventCodedStart = codedValue.size;
         eventMetricsStart = metricName.size;
         eventMetrics = 0;
     }
@@ -441,7 +449,7 @@ final class BlockEvents {
         return true;
     }
 
-    /** A row of {@code request.inputs}: {@code [number, ...]}, no null or infinite value. */
+    /** A row of {@code request.inputs}: {@code [value, ...]}, each a finite number, a string, a boolean or null. */
     private boolean readInputRow() {
         int valuesBefore = values.size;
         if (!json.array(inputValue)) {
@@ -452,11 +460,29 @@ final class BlockEvents {
     }
 
     private boolean readInputValue() {
-        double value = json.number();
-        if (Double.isNaN(value) || Double.isInfinite(value)) {
-            return false;
+        byte next = json.next();
+        int code;
+        if (next == '"') {
+            json.string();
+            String text = json.text();
+            code = valueTexts.computeIfAbsent(text, unused -> {
+                valueTextList.add(text);
+                return valueTextList.size() - 1;
+            });
+        } else if (next == 't' || next == 'f' || next == 'n') {
+            json.skip();  // checks the literal
+            code = next == 't' ? Contract.VALUE_TRUE : next == 'f' ? Contract.VALUE_FALSE : Contract.VALUE_NULL;
+        } else {
+            double value = json.number();
+            if (Double.isNaN(value) || Double.isInfinite(value)) {
+                return false;  // a list, an object, or a number Python reads otherwise
+            }
+            values.add(Double.doubleToRawLongBits(value));
+            return true;
         }
-        values.add(Double.doubleToRawLongBits(value));
+        codedValue.add(values.size);
+        valueCode.add(code);
+        values.add(Double.doubleToRawLongBits(Double.NaN));
         return true;
     }
 
@@ -473,6 +499,8 @@ final class BlockEvents {
         if (eventError) {
             rowLength.size = eventRowsStart;
             values.size = eventValuesStart;
+            codedValue.size = eventCodedStart;
+            valueCode.size = eventCodedStart;
             metricEvent.size = eventMetricsStart;
             metricName.size = eventMetricsStart;
             metricValue.size = eventMetricsStart;
@@ -575,14 +603,20 @@ final class BlockEvents {
                 endpointBytes += addString(described, endpointFields[i]);
             }
         }
+        List<byte[]> texts = new ArrayList<>();
+        int textBytes = 0;
+        for (String text : valueTextList) {
+            textBytes += addString(texts, text);
+        }
         byte[] path = file == null ? new byte[0] : file.getBytes(StandardCharsets.UTF_8);
         int events = line.size;
-        int size = 44 + 8 * (2 * events + values.size + metricValue.size)
-                + 4 * (6 * events + rowLength.size + 2 * metricEvent.size + 2 * lines) + nameBytes + endpointBytes
-                + (file == null ? 0 : path.length + 16);
+        int size = 56 + 8 * (2 * events + values.size + metricValue.size)
+                + 4 * (6 * events + rowLength.size + 2 * metricEvent.size + 2 * lines + 2 * codedValue.size)
+                + nameBytes + endpointBytes + textBytes + (file == null ? 0 : path.length + 16);
         ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         for (int header : new int[] {MAGIC, lines, events, rowLength.size, values.size, metricValue.size,
-                metricNameList.size(), endpointList.size(), nameBytes, endpointBytes, path.length}) {
+                metricNameList.size(), endpointList.size(), nameBytes, endpointBytes, path.length, codedValue.size,
+                valueTextList.size(), textBytes}) {
             out.putInt(header);
         }
         for (Column column : new Column[] {timeMs, microsec, values, metricValue}) {
@@ -590,7 +624,7 @@ final class BlockEvents {
             out.position(out.position() + 8 * column.size);
         }
         for (Column column : new Column[] {line, ordinal, endpoint, rows, isError, lineCrc, rowLength,
-                metricEvent, metricName, lineStart, lineStop}) {
+                metricEvent, metricName, lineStart, lineStop, codedValue, valueCode}) {
             for (int k = 0; k < column.size; k++) {
                 out.putInt((int) column.data[k]);
             }
@@ -599,6 +633,9 @@ final class BlockEvents {
             out.put(piece);
         }
         for (byte[] piece : described) {
+            out.put(piece);
+        }
+        for (byte[] piece : texts) {
             out.put(piece);
         }
         if (file != null) {

@@ -1,0 +1,180 @@
+"""Traffic with numeric and categorical features whose category mix shifts halfway for one
+endpoint, with every kind of bad value in it, and the independent count of what the job must
+store: plain Python over the JSON lines, by DESIGN.md's rules, sharing no code with the job."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelmon.tracker import format_when, write_segment
+
+# Feature order of the model's input rows, and each one's kind in the reference.
+FEATURES = ["amount", "colour", "member", "plan", "score"]
+KINDS = {"amount": "numeric", "colour": "categorical", "member": "categorical", "plan": "categorical_number",
+         "score": "numeric"}
+COLOURS = ["red", "green", "blue", "yellow", "black"]
+TRAINING_COLOUR_SHARE = [0.4, 0.3, 0.15, 0.1, 0.05]
+SHIFTED_COLOUR_SHARE = [0.05, 0.1, 0.15, 0.3, 0.4]
+PLANS = [1, 2, 3, 7]
+MODELS = ("steady", "shifting")
+FUNCTION_URI = "shop/serving:v1"
+WINDOW_MS = 300_000
+RANGE_MS = 3_600_000
+BINS = 20
+
+
+def training_set(seed: int = 5) -> pd.DataFrame:
+    """Training rows: colour (strings, some null), member (booleans), plan (integer codes,
+    registered with --categorical), amount and score (numbers)."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    colour = rng.choice(COLOURS, n, p=TRAINING_COLOUR_SHARE).astype(object)
+    colour[rng.random(n) < 0.02] = None
+    return pd.DataFrame({
+        "amount": rng.gamma(2.0, 50.0, n), "colour": colour, "member": rng.random(n) < 0.3,
+        "plan": rng.choice(PLANS, n, p=[0.5, 0.3, 0.15, 0.05]), "score": rng.normal(0.0, 1.0, n),
+        "label": rng.integers(0, 2, n)})
+
+
+def _row(rng: np.random.Generator, shifted: bool) -> list:
+    share = SHIFTED_COLOUR_SHARE if shifted else TRAINING_COLOUR_SHARE
+    return [round(float(rng.gamma(2.0, 50.0)), 3), str(rng.choice(COLOURS, p=share)),
+            bool(rng.random() < (0.8 if shifted else 0.3)), int(rng.choice(PLANS, p=[0.5, 0.3, 0.15, 0.05])),
+            round(float(rng.normal()), 4)]
+
+
+# Bad values put in rows now and then: (feature index, value). NaN goes out as JSON's NaN
+# literal, which only the exact parser reads; the rest the Java reader takes.
+BAD_VALUES = [(1, None), (0, None), (1, 12), (0, "12.5"), (4, float("nan")), (4, float("inf")), (0, 1e9),
+              (0, -5.0), (1, "purple"), (1, ""), (2, None), (2, "yes"), (3, 9), (3, "gold"), (3, 2.0), (1, True),
+              (2, 1), (4, [1, 2]), (1, {"x": 1})]
+
+
+def traffic(start: datetime, shift_at: datetime, hours: float, every_seconds: int = 3) -> list[str]:
+    """A line every ``every_seconds`` per endpoint, 1-3 rows each; bad values, short rows and
+    error events among them."""
+    rng = np.random.default_rng(8)
+    lines = []
+    for step in range(int(hours * 3600 / every_seconds)):
+        for model in MODELS:
+            when = start + timedelta(seconds=every_seconds * step, milliseconds=int(rng.integers(0, 1000)))
+            shifted = model == "shifting" and when >= shift_at
+            rows = [_row(rng, shifted) for _ in range(int(rng.integers(1, 4)))]
+            if step % 7 == 0:
+                j, value = BAD_VALUES[step // 7 % len(BAD_VALUES)]
+                rows[0][j] = value
+            if step % 53 == 0:
+                rows[-1] = rows[-1][:2]  # absent values: missing
+            event = {"model": model, "function_uri": FUNCTION_URI, "class": "Test", "when": format_when(when),
+                     "request": {"inputs": rows}}
+            if step % 41 == 0:
+                event["error"] = "boom"  # no prediction: its inputs are not counted
+            else:
+                event.update(resp={"outputs": [0] * len(rows)}, microsec=1000)
+            lines.append(json.dumps(event))
+    return lines
+
+
+def write_spool(root: Path, lines: list[str]) -> Path:
+    for segment in range(3):
+        write_segment(root / "spool", lines[segment::3], segment)
+    return root / "spool"
+
+
+class ExpectedFeature:
+    """One feature's counts in one window, as DESIGN.md "Categorical features and data quality" says."""
+
+    def __init__(self, bins: int):
+        self.bins = [0] * bins
+        self.count = self.invalid = self.missing = self.mismatched = self.nonfinite = 0
+        self.numbers: list[float] = []
+
+
+def expected_windows(lines: list[str], references: dict[str, dict]) -> dict[tuple[str, int, int], ExpectedFeature]:
+    """(endpoint id, feature index, window start ms) -> the counts the job must store.
+    ``references`` maps an endpoint id to {"model", "edges": {name: edges}, "categories": {name: [...]}}."""
+    by_model = {ref["model"]: (endpoint, ref) for endpoint, ref in references.items()}
+    windows: dict[tuple[str, int, int], ExpectedFeature] = {}
+    for text in lines:
+        event = json.loads(text)
+        if "error" in event:
+            continue
+        endpoint, ref = by_model[event["model"]]
+        when = datetime.fromisoformat(event["when"])
+        time_ms = round(when.timestamp() * 1000)
+        start = time_ms - time_ms % WINDOW_MS
+        for row in event["request"]["inputs"]:
+            for j, name in enumerate(FEATURES):
+                kind = KINDS[name]
+                bins = len(ref["edges"][name]) + 1 if kind == "numeric" else len(ref["categories"][name]) + 2
+                cell = windows.setdefault((endpoint, j, start), ExpectedFeature(bins))
+                count_value(cell, row[j] if j < len(row) else None, kind, ref["edges"].get(name),
+                            ref["categories"].get(name))
+    return windows
+
+
+def count_value(cell: ExpectedFeature, value, kind: str, edges, categories) -> None:
+    is_number = type(value) in (int, float)
+    if value is None:
+        cell.missing += 1
+        if kind == "numeric":
+            cell.invalid += 1
+        else:
+            cell.bins[-1] += 1
+            cell.count += 1
+        return
+    if is_number and not math.isfinite(value):
+        cell.nonfinite += 1
+        cell.invalid += 1
+        return
+    if kind == "numeric":
+        if not is_number:
+            cell.mismatched += 1
+            cell.invalid += 1
+            return
+        cell.count += 1
+        cell.numbers.append(float(value))
+        if value < edges[0]:
+            cell.bins[0] += 1
+        elif value > edges[-1]:
+            cell.bins[-1] += 1
+        else:
+            inner = min(int(np.searchsorted(edges, value, side="right")) - 1, len(edges) - 2)
+            cell.bins[1 + inner] += 1
+        return
+    if kind == "categorical_number":
+        ok = is_number
+        text = None
+        if ok:
+            matches = [k for k, c in enumerate(categories) if float(c) == float(value)]
+            text = matches[0] if matches else None
+    else:
+        ok = isinstance(value, (str, bool))
+        text = None
+        if ok:
+            label = ("true" if value else "false") if isinstance(value, bool) else value
+            text = categories.index(label) if label in categories else None
+    if not ok:
+        cell.mismatched += 1
+        cell.invalid += 1
+        return
+    cell.count += 1
+    cell.bins[len(categories) if text is None else text] += 1
+
+
+def training_categories(frame: pd.DataFrame, name: str, limit: int = 50) -> tuple[list[str], list[int]]:
+    """The reference's categories and bin counts, counted here with a Counter."""
+    values = frame[name].tolist()
+    texts = Counter(("true" if v else "false") if isinstance(v, (bool, np.bool_)) else str(v)
+                    for v in values if v is not None and v == v)
+    ranked = sorted(texts.items(), key=lambda item: (-item[1], item[0]))
+    kept = ranked[:limit]
+    nulls = sum(1 for v in values if v is None or v != v)
+    return [c for c, _ in kept], [n for _, n in kept] + [sum(n for _, n in ranked[limit:]), nulls]
