@@ -21,9 +21,10 @@ KINDS = {"amount": "numeric", "colour": "categorical", "member": "categorical", 
          "score": "numeric"}
 COLOURS = ["red", "green", "blue", "yellow", "black"]
 TRAINING_COLOUR_SHARE = [0.4, 0.3, 0.15, 0.1, 0.05]
-SHIFTED_COLOUR_SHARE = [0.05, 0.1, 0.15, 0.3, 0.4]
+SHIFTED_COLOUR_SHARE = [0.0, 0.0, 0.05, 0.25, 0.7]
 PLANS = [1, 2, 3, 7]
 MODELS = ("steady", "shifting")
+MAX_CATEGORIES = 5  # registered with --max-categories 5: colour's sixth, rare, category is __other__
 FUNCTION_URI = "shop/serving:v1"
 WINDOW_MS = 300_000
 RANGE_MS = 3_600_000
@@ -31,14 +32,18 @@ BINS = 20
 
 
 def training_set(seed: int = 5) -> pd.DataFrame:
-    """Training rows: colour (strings, some null), member (booleans), plan (integer codes,
-    registered with --categorical), amount and score (numbers)."""
+    """Training rows: colour (strings, some null, a rare sixth colour past MAX_CATEGORIES),
+    member (booleans, some null), plan (integer codes, registered with --categorical), amount and
+    score (numbers). Every categorical bin but plan's __other__ and __missing__ has training
+    values, so the chi-square p-values of steady traffic are not all 0."""
     rng = np.random.default_rng(seed)
     n = 20_000
-    colour = rng.choice(COLOURS, n, p=TRAINING_COLOUR_SHARE).astype(object)
+    colour = rng.choice(COLOURS + ["white"], n, p=TRAINING_COLOUR_SHARE[:-1] + [0.04, 0.01]).astype(object)
     colour[rng.random(n) < 0.02] = None
+    member = (rng.random(n) < 0.3).astype(object)
+    member[rng.random(n) < 0.01] = None
     return pd.DataFrame({
-        "amount": rng.gamma(2.0, 50.0, n), "colour": colour, "member": rng.random(n) < 0.3,
+        "amount": rng.gamma(2.0, 50.0, n), "colour": colour, "member": member,
         "plan": rng.choice(PLANS, n, p=[0.5, 0.3, 0.15, 0.05]), "score": rng.normal(0.0, 1.0, n),
         "label": rng.integers(0, 2, n)})
 
@@ -46,14 +51,14 @@ def training_set(seed: int = 5) -> pd.DataFrame:
 def _row(rng: np.random.Generator, shifted: bool) -> list:
     share = SHIFTED_COLOUR_SHARE if shifted else TRAINING_COLOUR_SHARE
     return [round(float(rng.gamma(2.0, 50.0)), 3), str(rng.choice(COLOURS, p=share)),
-            bool(rng.random() < (0.8 if shifted else 0.3)), int(rng.choice(PLANS, p=[0.5, 0.3, 0.15, 0.05])),
+            bool(rng.random() < (0.95 if shifted else 0.3)), int(rng.choice(PLANS, p=[0.5, 0.3, 0.15, 0.05])),
             round(float(rng.normal()), 4)]
 
 
 # Bad values put in rows now and then: (feature index, value). NaN goes out as JSON's NaN
 # literal, which only the exact parser reads; the rest the Java reader takes.
 BAD_VALUES = [(1, None), (0, None), (1, 12), (0, "12.5"), (4, float("nan")), (4, float("inf")), (0, 1e9),
-              (0, -5.0), (1, "purple"), (1, ""), (2, None), (2, "yes"), (3, 9), (3, "gold"), (3, 2.0), (1, True),
+              (0, -5.0), (1, "purple"), (1, ""), (2, None), (1, "yes"), (3, 9), (3, "gold"), (3, 2.0), (1, True),
               (2, 1), (4, [1, 2]), (1, {"x": 1})]
 
 
@@ -169,7 +174,7 @@ def count_value(cell: ExpectedFeature, value, kind: str, edges, categories) -> N
     cell.bins[len(categories) if text is None else text] += 1
 
 
-def training_categories(frame: pd.DataFrame, name: str, limit: int = 50) -> tuple[list[str], list[int]]:
+def training_categories(frame: pd.DataFrame, name: str, limit: int = MAX_CATEGORIES) -> tuple[list[str], list[int]]:
     """The reference's categories and bin counts, counted here with a Counter."""
     values = frame[name].tolist()
     texts = Counter(("true" if v else "false") if isinstance(v, (bool, np.bool_)) else str(v)

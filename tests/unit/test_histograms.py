@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,3 +141,26 @@ def test_reference_profile_refuses_what_it_cannot_use(tmp_path):
         profile_training_set(path, features=["a", "label"], label_column="label")
     with pytest.raises(ValueError, match="csv or .parquet"):
         profile_training_set(tmp_path / "train.json")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_column_of_ten_thousand_categories_keeps_its_top_fifty_and_says_so(tmp_path, suffix, caplog):
+    rng = np.random.default_rng(4)
+    n = 150_000  # several record batches
+    city = np.array([f"city-{k}" for k in rng.zipf(1.3, n) % 10_000], dtype=object)
+    city[rng.random(n) < 0.01] = None
+    frame = pd.DataFrame({"city": city, "member": rng.random(n) < 0.2, "amount": rng.normal(0, 1, n)})
+    path = tmp_path / f"train{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    profile = profile_training_set(path)
+    counted = Counter(v for v in city if v is not None)
+    ranked = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+    kept = profile.categories["city"]
+    assert kept.distinct == len(counted) > 1_000 and kept.kind == "categorical"
+    assert list(kept.categories) == [c for c, _ in ranked[:50]]
+    assert kept.counts.tolist() == [n for _, n in ranked[:50]] + [sum(n for _, n in ranked[50:]),
+                                                                  int(pd.isna(frame["city"]).sum())]
+    assert f"feature 'city' has {len(counted)} distinct categories: kept the 50 most frequent" in caplog.text
+    member = profile.categories["member"]
+    assert sorted(member.categories) == ["false", "true"] and member.counts[-2:].tolist() == [0, 0]
+    assert profile.numeric == [False, False, True]
