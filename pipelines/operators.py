@@ -341,15 +341,16 @@ class FeatureWindows(KeyedProcessFunction):
         drifts = drift_rows(project, endpoint_id, passed, self.range_ms, windows, self.references.get(endpoint_id))
         rows = WindowRows()
         for end, (measures, status) in zip(passed, drifts):
+            closed = windows.get(end - self.window_ms)
+            histograms = histogram_rows(project, endpoint_id, end - self.window_ms, self.window_ms, closed,
+                                        lambda reference_id: self.references.version(endpoint_id, reference_id)) \
+                if closed else []
             yield from rows.add("drift_measures", measures)
             yield from rows.add("drift_status", [status])
+            yield from rows.add("feature_histograms", histograms)
             yield from rows.add("alert_activations", self.alerts.check(
-                project, endpoint_id, {"drift_status": [status], "drift_measures": measures}))
-            closed = windows.get(end - self.window_ms)
-            if closed:
-                yield from rows.add("feature_histograms", histogram_rows(
-                    project, endpoint_id, end - self.window_ms, self.window_ms, closed,
-                    lambda reference_id: self.references.version(endpoint_id, reference_id)))
+                project, endpoint_id, {"drift_status": [status], "drift_measures": measures,
+                                       "feature_histograms": histograms}))
         yield from rows.rest()
         self.timer.settle(ctx, self.windows, self.emitted_through, windows, passed, next_end)
 

@@ -71,10 +71,12 @@ KINDS = {kind.name: kind for kind in (
               DRIFT_DETECTED),
     AlertKind("latency_p99_above", "metrics_5m", "above", "µs", "the 5-minute p99 latency is above threshold µs"),
     AlertKind("error_rate_above", "metrics_5m", "above", "share", "5-minute errors / requests is above threshold"),
-    AlertKind("invalid_rate_above", "data_quality", "above", "share", "invalid values / values in a base window"),
-    AlertKind("missing_rate_above", "data_quality", "above", "share", "missing values / values in a base window"),
+    AlertKind("invalid_rate_above", "data_quality", "above", "share",
+              "a feature's invalid values / its values in a base window is above threshold"),
+    AlertKind("missing_rate_above", "data_quality", "above", "share",
+              "a feature's missing values / its values in a base window is above threshold"),
     AlertKind("out_of_range_rate_above", "data_quality", "above", "share",
-              "values outside the training range / values in a base window"),
+              "a feature's values outside the training range / its values in a base window is above threshold"),
     AlertKind("accuracy_below", "performance", "below", "share", "the 1-hour accuracy is below threshold"),
     AlertKind("no_traffic", "activity", "above", "s", "no request for threshold seconds of event time while "
               "other endpoints of the project advance"),
@@ -321,7 +323,13 @@ READERS = {
     "latency_p99_above": lambda row: (row["latency_p99"], row["latency_p99"]),
     "error_rate_above": lambda row: (_rate(row["error_count"], row["requests_count"]),) * 2,
     "no_traffic": lambda row: (row["silence_seconds"],) * 2,
+    "invalid_rate_above": lambda row: (row["invalid_rate"],) * 2,
+    "missing_rate_above": lambda row: (row["missing_rate"],) * 2,
+    "out_of_range_rate_above": lambda row: (row["out_of_range_rate"],) * 2,
 }
+# The data-quality rates, each of a count column of feature_histograms over its values.
+QUALITY_RATES = {"invalid_rate": "invalid_count", "missing_rate": "missing_count",
+                 "out_of_range_rate": "out_of_range_count"}
 SILENCE = "endpoint_silence"  # the rows of silence_rows: not a table, the no_traffic evaluations
 
 
@@ -349,7 +357,9 @@ def silence_times(rules: list[AlertRule], project: str, endpoint_id: str, last_r
 def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
     """(source, row) of each evaluation the job's rows of ``table`` make, in event-time order:
     a drift status row; the features' drift measures of one range end, as one row with the
-    worst status and the largest measure among the features at it; a 5-minute metric window.
+    worst status and the largest measure among the features at it; a 5-minute metric window;
+    the features' histograms of one base window, as one row with each data-quality rate's
+    largest value among the features (rows of two reference versions of a window add up).
 
     >>> measures = [{"window_end": 5, "drift_status": s, "drift_measure": m}
     ...             for s, m in (("NO_DRIFT", 0.1), ("DRIFT_DETECTED", 0.9))]
@@ -357,6 +367,10 @@ def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
     [('feature_drift', {'window_end': 5, 'drift_status': 'DRIFT_DETECTED', 'drift_measure': 0.9})]
     >>> evaluation_rows("endpoint_metrics", [{"window_size": "1h", "window_end": 5}])
     []
+    >>> histograms = [{"window_end": 5, "feature_index": j, "count": c, "invalid_count": i, "missing_count": m,
+    ...                "out_of_range_count": 0} for j, c, i, m in ((0, 8, 2, 1), (1, 6, 0, 4))]
+    >>> evaluation_rows("feature_histograms", histograms)
+    [('data_quality', {'window_end': 5, 'invalid_rate': 0.2, 'missing_rate': 0.6666666666666666, 'out_of_range_rate': 0.0})]
     """
     if table == "drift_status":
         return [("drift_status", row) for row in rows]
@@ -374,6 +388,16 @@ def evaluation_rows(table: str, rows: list[dict]) -> list[tuple[str, dict]]:
             if row["drift_measure"] is not None:
                 worst["drift_measure"] = max(row["drift_measure"], worst["drift_measure"] or 0.0)
         return [("feature_drift", ends[end]) for end in sorted(ends)]
+    if table == "feature_histograms":
+        sums: dict[int, dict[int, list[int]]] = {}  # window end -> feature -> [values, then each count]
+        for row in rows:
+            held = sums.setdefault(row["window_end"], {}).setdefault(row["feature_index"], [0] * (1 + len(QUALITY_RATES)))
+            held[0] += row["count"] + row["invalid_count"]
+            for k, column in enumerate(QUALITY_RATES.values(), start=1):
+                held[k] += row[column]
+        return [("data_quality", {"window_end": end, **{
+            rate: max((held[k] / held[0] for held in sums[end].values() if held[0]), default=None)
+            for k, rate in enumerate(QUALITY_RATES, start=1)}}) for end in sorted(sums)]
     return []
 
 
@@ -381,8 +405,8 @@ def check_rows(rules: list[AlertRule], states: dict[str, RuleState], project: st
                rows: list[dict]) -> list[dict]:
     """The ``alert_activations`` rows that the evaluations in ``rows`` (the job's rows of
     ``table`` for one endpoint) open or close, under the ``rules`` that watch the endpoint;
-    ``states`` (rule name -> state) is updated in place. Kinds whose rows the job does not
-    produce yet (data quality, accuracy) are not evaluated here.
+    ``states`` (rule name -> state) is updated in place. ``accuracy_below``, whose rows the job
+    does not produce yet, is not evaluated here.
 
     >>> rule = AlertRule("d", "p", "drift_detected", cooldown_seconds=0)
     >>> rows = [{"window_end": t, "drift_status": s, "drift_measure": m}

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelmon import store
+from modelmon import alert_rules, store
 from modelmon.api import create_app
 from modelmon.cli import main as cli_main
 from modelmon.config import Config
 from modelmon.pipelines.monitoring_job import run_monitoring_job
+from modelmon.udfs.alerts import make_rule
 from modelmon.udfs.contract import endpoint_id
 from tests.support.categorical_traffic import (FEATURES, KINDS, MAX_CATEGORIES, MODELS, RANGE_MS, WINDOW_MS,
                                                expected_windows, traffic, training_categories, training_set,
@@ -27,6 +28,9 @@ from tests.support.expected import scipy_measures
 # The last drift status of each feature whose mix shifts for the "shifting" endpoint (a boolean
 # from 30 % to 95 % true measures about 0.59: no two-bin shift reaches 0.7); the others' is NO_DRIFT.
 SHIFTED = {"colour": "DRIFT_DETECTED", "member": "POSSIBLE_DRIFT"}
+# Data-quality rules on every endpoint, near the median of the traffic's per-window rates, so
+# that each opens and closes many times.
+QUALITY_RULES = {"invalid_rate_above": 0.02, "missing_rate_above": 0.015, "out_of_range_rate_above": 0.01}
 
 
 def ms(moment: datetime) -> int:
@@ -53,6 +57,13 @@ def categorical_run(tmp_path_factory):
         references[endpoint_id("shop", "serving", "v1", "", model, "")] = {
             "model": model, "edges": edges, "categories": {n: c for n, (c, _) in categories.items()},
             "counts": {n: counts for n, (_, counts) in categories.items()}}
+    client = store.connect(dsn)
+    try:
+        for kind, threshold in QUALITY_RULES.items():
+            alert_rules.save_rule(client, make_rule({"project": "shop", "name": kind, "kind": kind,
+                                                     "threshold": threshold, "cooldown_seconds": 0}))
+    finally:
+        client.close()
     config = Config(store=dsn, source=str(spool))
     run_monitoring_job(config, bounded=True)
     client = clickhouse_connect.get_client(dsn=dsn)
@@ -175,3 +186,38 @@ def test_the_feature_route_sums_data_quality_counts_and_names_the_bins(categoric
         assert feature["actual_bins"] == np.sum([c.bins for c in cells], axis=0).tolist()
         if KINDS[FEATURES[j]] != "numeric":
             assert feature["bin_labels"][-2:] == ["__other__", "__missing__"] and feature["chi2_pvalue"] is not None
+
+
+def _quality_rate(kind: str, cell, numeric: bool) -> float:
+    values = cell.count + cell.invalid
+    part = {"invalid_rate_above": cell.invalid, "missing_rate_above": cell.missing,
+            "out_of_range_rate_above": cell.bins[0] + cell.bins[-1] if numeric else 0}[kind]
+    return part / values
+
+
+@pytest.mark.parametrize("kind", sorted(QUALITY_RULES))
+def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(categorical_run, kind):
+    """Expected from the independent counts: per endpoint and base window, the largest rate
+    among the features; an activation opens at each window end above the threshold after one
+    that was not, and closes at the next that is not (cooldown 0)."""
+    expected = []
+    for endpoint in categorical_run["references"]:
+        worst: dict[int, float] = {}
+        for (e, j, start), cell in categorical_run["expected"].items():
+            if e == endpoint:
+                rate = _quality_rate(kind, cell, KINDS[FEATURES[j]] == "numeric")
+                worst[start + WINDOW_MS] = max(worst.get(start + WINDOW_MS, 0.0), rate)
+        opened = None
+        for end in sorted(worst):
+            breached = worst[end] > QUALITY_RULES[kind]
+            if breached and opened is None:
+                opened = end
+            elif not breached and opened is not None:
+                expected.append((endpoint, opened, end))
+                opened = None
+        if opened is not None:
+            expected.append((endpoint, opened, None))
+    found = sorted((a["endpoint_id"], ms(a["opened_at"].replace(tzinfo=timezone.utc)),
+                    None if a["closed_at"] is None else ms(a["closed_at"].replace(tzinfo=timezone.utc)))
+                   for a in alert_rules.list_activations(categorical_run["client"], "shop") if a["rule"] == kind)
+    assert len(expected) >= 4 and found == sorted(expected, key=lambda t: (t[0], t[1], t[2] or 0))
