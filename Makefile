@@ -70,7 +70,7 @@ test-unit: $(STAMP) java
 
 # Throughput and memory of the job and of Flink's own ceiling; FULL=1 for 1,000,000 lines.
 bench: $(STAMP) java
-	$(PYTHON) -m benchmarks.job_bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS))
+	$(PYTHON) -m benchmarks.job_bench $(if $(FULL),--full) $(if $(LINES),--lines $(LINES)) $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(CATEGORICAL),--categorical-only)
 
 # The job over fleets of 1,000 and 10,000 endpoints x 20 features, default settings (about 15 minutes).
 bench-fleet: $(STAMP) java

@@ -243,11 +243,27 @@ class Histogram:
     width: int
     height: int
     bars: list[Bar]
-    edges: list[Tick]  # bin edges at their x, and the outer bins' "< lowest" / "> highest"
+    edges: list[Tick]  # bin edges at their x, and the outer bins' "< lowest" / "> highest"; or categories
+    categorical: bool = False  # bins are categories (then other, missing), each named under its bars
 
     @property
     def plot_bottom(self) -> int:
         return self.height - BOTTOM
+
+
+def _share_bars(expected: list[int], actual: list[int], width: int, plot_height: int) -> list[Bar]:
+    """Side-by-side bars of two histograms on the same bins, as shares of their totals."""
+    totals = (sum(expected) or 1, sum(actual) or 1)
+    shares = [(e / totals[0], a / totals[1]) for e, a in zip(expected, actual or [0] * len(expected))]
+    top = max((max(pair) for pair in shares), default=0) or 1
+    slot = width / max(len(shares), 1)
+    bars = []
+    for i, pair in enumerate(shares):
+        for k, (kind, share) in enumerate(zip(("expected", "actual"), pair)):
+            bar_height = share / top * (plot_height - 10)
+            bars.append(Bar(i * slot + k * slot / 2 + 1, plot_height - bar_height, slot / 2 - 2, bar_height, kind,
+                            share))
+    return bars
 
 
 def histogram(feature: str, edges: list[float], expected: list[int], actual: list[int], width: int = 420,
@@ -261,18 +277,9 @@ def histogram(feature: str, edges: list[float], expected: list[int], actual: lis
     >>> [(t.position, t.label) for t in h.edges]
     [(11.0, '< 0'), (44.0, '1'), (77.0, '> 2')]
     """
-    plot_height = height - BOTTOM
     expected = [0, *expected, 0]
-    totals = (sum(expected) or 1, sum(actual) or 1)
-    shares = [(e / totals[0], a / totals[1]) for e, a in zip(expected, actual or [0] * len(expected))]
-    top = max((max(pair) for pair in shares), default=0) or 1
-    slot = width / len(shares)
-    bars = []
-    for i, pair in enumerate(shares):
-        for k, (kind, share) in enumerate(zip(("expected", "actual"), pair)):
-            bar_height = share / top * (plot_height - 10)
-            bars.append(Bar(i * slot + k * slot / 2 + 1, plot_height - bar_height, slot / 2 - 2, bar_height, kind,
-                            share))
+    bars = _share_bars(expected, actual, width, height - BOTTOM)
+    slot = width / len(expected)
     inner = edges[1:-1]
     every = max(1, round(len(inner) / 5))  # about five inner edges labelled; the outer bins name the others
     ticks = [Tick(round((i + 2) * slot, 1), f"{edge:.3g}") for i, edge in enumerate(inner) if i % every == every // 2]
@@ -280,3 +287,20 @@ def histogram(feature: str, edges: list[float], expected: list[int], actual: lis
         ticks = [Tick(round(slot / 2, 1), f"< {edges[0]:.3g}"), *ticks,
                  Tick(round(width - slot / 2, 1), f"> {edges[-1]:.3g}")]
     return Histogram(feature, width, height, bars, ticks)
+
+
+def category_histogram(feature: str, labels: list[str], expected: list[int], actual: list[int], width: int = 420,
+                       height: int = 150) -> Histogram:
+    """A categorical feature's bars, expected vs actual shares per category (the reference's
+    order, then other and missing), each category named under its pair (about 12 named).
+
+    >>> h = category_histogram("colour", ["red", "blue", "__other__", "__missing__"], [6, 2, 0, 2], [1, 1, 2, 0], 80)
+    >>> [(b.kind, round(b.share, 2)) for b in h.bars][:4], [(t.position, t.label) for t in h.edges][:2]
+    ([('expected', 0.6), ('actual', 0.25), ('expected', 0.2), ('actual', 0.25)], [(10.0, 'red'), (30.0, 'blue')])
+    """
+    bars = _share_bars(expected, actual, width, height - BOTTOM)
+    slot = width / max(len(expected), 1)
+    every = max(1, -(-len(labels) // 12))
+    ticks = [Tick(round((i + 0.5) * slot, 1), label if len(label) <= 12 else label[:11] + "…")
+             for i, label in enumerate(labels) if i % every == 0 or i >= len(labels) - 2]
+    return Histogram(feature, width, height, bars, ticks, categorical=True)

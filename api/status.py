@@ -28,6 +28,10 @@ REFRESH_SECONDS = {"30s": 30, "1m": 60, "5m": 300}
 CHART_POINTS, SPARKLINE_POINTS, HEAT_MAP_POINTS = 120, 48, 96
 PAGE_SIZE = 50
 ALERTS_SHOWN = 50  # an endpoint page's alert activations, newest first
+# The features table's data-quality shares: (the count, as feature_analysis names it; its label).
+QUALITY_COLUMNS = (("missing_count", "missing"), ("type_mismatch_count", "mismatched"),
+                   ("nonfinite_count", "not finite"), ("out_of_range_count", "out of range"),
+                   ("unseen_count", "unseen"))
 SEVERITY_COLOURS = {"high": "#c62828", "medium": "#ef6c00", "low": "#f9a825"}
 
 # The latest windows the endpoint page shows: metric, label, and unit (charts.format_value).
@@ -164,13 +168,16 @@ def endpoint(endpoint_id: str):
     latest = latest_cells(queries.latest_metric_values(client, [m for m, _, _ in LATEST_WINDOWS], [endpoint_id])
                           .get(endpoint_id, {}))
     analysis = analyze_features(client, endpoint_id, span.start, span.end)
-    histograms = [charts.histogram(f["feature_name"], f["bin_edges"], f["expected_bins"], f["actual_bins"])
+    histograms = [charts.category_histogram(f["feature_name"], f["bin_labels"], f["expected_bins"], f["actual_bins"])
+                  if f["bin_labels"] else
+                  charts.histogram(f["feature_name"], f["bin_edges"], f["expected_bins"], f["actual_bins"])
                   for f in analysis.features if f["expected_bins"]]
     # Its alert activations: the open ones, and those opened in the range, newest first.
     activations = [a for a in alert_rules.list_activations(client, info["project"], endpoint_id=endpoint_id)
                    if a["closed_at"] is None or span.start.replace(tzinfo=None) <= a["opened_at"]
                    <= span.end.replace(tzinfo=None)][:ALERTS_SHOWN]
     return render_template("endpoint.html", endpoint=info, latest=latest, analysis=analysis, charts=time_charts,
+                           quality_columns=QUALITY_COLUMNS,
                            heat=heat, histograms=histograms, span=span, source=current_app.config["MODELMON"].source,
                            activations=activations, alerts_source=f"/api/projects/{info['project']}/alert-activations"
                                                                   f"?{urlencode({'endpoint': endpoint_id})}",

@@ -62,6 +62,7 @@ TRAINING_ROWS = 5_000
 PARSE_STAGE_LINES = 100_000
 PARSE_STAGE_RUNS = 5
 MAIN_ROUNDS = 3  # the main case's job and ceiling each run this many times, in turns
+CATEGORICAL_FEATURES = 10  # of the main case's 20, in the categorical comparison
 STARTUP_SPREAD_S = 2.0  # start-up runs of the same command differ by about this much
 
 
@@ -71,6 +72,7 @@ class Case:
     endpoints: int
     lines: int
     parallelism: int = 1  # above 1, each parallel instance runs its Python in a process of its own
+    categorical: int = 0  # how many of the features (the last ones) are categories, as strings
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,12 @@ def measured_run(command: list[str], log: Path) -> tuple[float, int]:
     return wall, memory.peak_bytes
 
 
-def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir: Path) -> None:
+def fresh_store_with_references(dsn: str, endpoints: int, features: int, workdir: Path, categorical: int = 0) -> None:
     """A fresh store with a reference for each simulated endpoint (drawn like unshifted traffic)."""
-    training = workdir / f"training-{features}.parquet"
+    training = workdir / f"training-{features}-{categorical}c.parquet"
     if not training.exists():
-        training_set([f"x{j}" for j in range(features)], TRAINING_ROWS, seed=1).to_parquet(training)
+        training_set([f"x{j}" for j in range(features)], TRAINING_ROWS, seed=1, categorical=categorical
+                     ).to_parquet(training)
     client = store.open_store(dsn)
     try:
         register_references(client, [Registration("demo", endpoint.function_uri, endpoint.model, str(training), "label")
@@ -199,17 +202,18 @@ def _ceiling_command(spool: Path, parallelism: int) -> list[str]:
 
 
 def _spool(workdir: Path, case: Case) -> Path:
-    spool = workdir / f"spool-{case.features}f-{case.endpoints}e-{case.lines}"
+    spool = workdir / f"spool-{case.features}f{case.categorical or ''}{'c' if case.categorical else ''}-" \
+                      f"{case.endpoints}e-{case.lines}"
     if not spool.exists():
         simulate(spool, case.lines, endpoints=case.endpoints, features=case.features, seed=7,
-                 segment_lines=100_000)
+                 segment_lines=100_000, categorical=case.categorical)
     return spool
 
 
 def _inputs(case: Case, workdir: Path) -> tuple[Path, Path, int, Totals]:
     """The case's spool, the start-up spool of the same shape, and the spool's lines and totals."""
     spool = _spool(workdir, case)
-    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES))
+    tiny = _spool(workdir, Case(case.features, case.endpoints, STARTUP_LINES, categorical=case.categorical))
     lines, expected = input_totals(spool)
     (workdir / "logs").mkdir(exist_ok=True)
     return spool, tiny, lines, expected
@@ -246,7 +250,7 @@ def _job_round(case: Case, source: str, tiny: str, name: str, workdir: Path, exp
         path = workdir / f"store-{name}-{label}"
         shutil.rmtree(path, ignore_errors=True)
         dsn = f"chdb://{path}"
-        fresh_store_with_references(dsn, case.endpoints, case.features, workdir)
+        fresh_store_with_references(dsn, case.endpoints, case.features, workdir, case.categorical)
         walls[label], peak = measured_run(_job_command(source, dsn, case.parallelism), logs / f"{name}-{label}.log")
     got = stored_totals(dsn)
     return {"wall_s": walls["run"], "startup_s": walls["startup"], "peak_bytes": peak,
@@ -281,14 +285,15 @@ def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
     the median of each round's ratio, the two having run one after the other.
     """
     spool, tiny, lines, expected = _inputs(case, workdir)
-    name = f"{case.features}f-{case.endpoints}e-{case.lines}-p{case.parallelism}"
+    name = f"{case.features}f{case.categorical}c-{case.endpoints}e-{case.lines}-p{case.parallelism}"
     job_rounds, ceiling_rounds = [], []
     for _ in range(rounds):
         job_rounds.append(_job_round(case, str(spool), str(tiny), name, workdir, expected))
         if ceiling:
             ceiling_rounds.append(_ceiling_round(case, spool, tiny, name, workdir))
     mismatches = [r["totals"] for r in job_rounds if r["totals"] != "ok"]
-    row = {"features": case.features, "endpoints": case.endpoints, "parallelism": case.parallelism, "lines": lines,
+    row = {"features": case.features, "categorical": case.categorical, "endpoints": case.endpoints,
+           "parallelism": case.parallelism, "lines": lines,
            "events": expected.events, "rounds": rounds, **_summary(job_rounds, expected.events),
            "totals": mismatches[0] if mismatches else "ok"}
     if ceiling:
@@ -298,6 +303,28 @@ def run_case(case: Case, workdir: Path, ceiling: bool, rounds: int = 1) -> dict:
         row["rounds_ratio_to_ceiling"] = [None if r is None else round(r, 3) for r in ratios]
         row["ratio_to_ceiling"] = None if None in ratios else round(statistics.median(ratios), 3)
     return row
+
+
+def categorical_case(main_case: Case, categorical: int, workdir: Path, rounds: int) -> dict:
+    """The main case with ``categorical`` of its features categories, and the all-numeric main
+    case, in turns (``rounds`` of each): the cost of categories, as the ratio of the medians."""
+    numeric_rounds, categorical_rounds = [], []
+    cases = (main_case, Case(main_case.features, main_case.endpoints, main_case.lines, categorical=categorical))
+    inputs = [_inputs(case, workdir) for case in cases]
+    for _ in range(rounds):
+        for case, (spool, tiny, _, expected), held in zip(cases, inputs, (numeric_rounds, categorical_rounds)):
+            name = f"{case.features}f{case.categorical}c-{case.endpoints}e-{case.lines}-turns"
+            held.append(_job_round(case, str(spool), str(tiny), name, workdir, expected))
+    rows = []
+    for case, (_, _, lines, expected), held in zip(cases, inputs, (numeric_rounds, categorical_rounds)):
+        mismatches = [r["totals"] for r in held if r["totals"] != "ok"]
+        rows.append({"features": case.features, "categorical": case.categorical, "endpoints": case.endpoints,
+                     "parallelism": 1, "lines": lines, "events": expected.events, "rounds": rounds,
+                     **_summary(held, expected.events), "totals": mismatches[0] if mismatches else "ok"})
+    numeric, mixed = rows
+    ratio = None if None in (numeric["events_per_s"], mixed["events_per_s"]) else \
+        round(mixed["events_per_s"] / numeric["events_per_s"], 3)
+    return {"numeric": numeric, "categorical": mixed, "ratio": ratio}
 
 
 def _fill_topic(broker, topic: str, spool: Path, partitions: int = 3) -> str:
@@ -364,7 +391,7 @@ def parse_stage(case: Case, workdir: Path) -> dict:
         java.close()
     path = workdir / "store-parse-stage"
     shutil.rmtree(path, ignore_errors=True)
-    fresh_store_with_references(f"chdb://{path}", case.endpoints, case.features, workdir)
+    fresh_store_with_references(f"chdb://{path}", case.endpoints, case.features, workdir, case.categorical)
     client = store.connect(f"chdb://{path}")
     try:
         references = load_references(client)
@@ -430,6 +457,7 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
     stage = result["parse_stage"] = parse_stage(main_case, workdir)
     print(f"parse stage alone, one process, {stage['lines']:,} lines ({stage['events']:,} events): "
           f"{stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
+    result["categorical"] = run_categorical(main_case, workdir, rounds)
     for features, endpoints in ((4, 10), (20, 10), (100, 10), (20, 1000)):
         row = main if (features, endpoints, lines) == (20, 10, scaling_lines) else \
             run_case(Case(features, endpoints, scaling_lines), workdir, ceiling=False)
@@ -444,6 +472,20 @@ def run_benchmark(lines: int, scaling_lines: int, workdir: Path, output: Path, r
     return 0 if all(row["totals"] == "ok" for row in rows) else 1
 
 
+def run_categorical(main_case: Case, workdir: Path, rounds: int) -> dict:
+    """The categorical comparison and the parse stage of each of its two cases, printed."""
+    found = categorical_case(main_case, CATEGORICAL_FEATURES, workdir, rounds)
+    found["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    print_row("all numeric (in turns)", found["numeric"])
+    print_row(f"{CATEGORICAL_FEATURES} of them categorical", found["categorical"])
+    print(f"  categorical / numeric events/s: {_shown(found['ratio'])} (medians of {rounds} rounds in turns)")
+    for key, case in (("numeric", main_case), ("categorical", Case(main_case.features, main_case.endpoints,
+                                                                     main_case.lines, categorical=CATEGORICAL_FEATURES))):
+        stage = found[key]["parse_stage"] = parse_stage(case, workdir)
+        print(f"  parse stage alone, {key}: {stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="input lines of the main case (default 200000)")
@@ -452,11 +494,24 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"runs of the main case's job and ceiling, in turns (default {MAIN_ROUNDS}): medians shown")
     parser.add_argument("--scaling-lines", type=int, default=20_000, help="input lines per scaling row")
     parser.add_argument("--workdir", default=str(DEFAULT_HOME / "bench"), help="spools, stores and logs")
+    parser.add_argument("--categorical-only", action="store_true",
+                        help="only the categorical comparison, stored into the output's 'categorical' entry")
     parser.add_argument("--output", default=str(report.RESULTS),
                         help="the figures (default benchmarks/results.json, which docs/benchmark.md is made from)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.categorical_only:
+        lines = 1_000_000 if args.full else args.lines
+        workdir = Path(args.workdir).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        found = run_categorical(Case(20, 10, lines), workdir, args.rounds)
+        output = Path(args.output)
+        result = json.loads(output.read_text()) if output.exists() else {}
+        output.write_text(json.dumps(dict(result, categorical=found), indent=2))
+        if output.resolve() == report.RESULTS.resolve():
+            report.main()
+        return 0 if found["numeric"]["totals"] == found["categorical"]["totals"] == "ok" else 1
     return run_benchmark(1_000_000 if args.full else args.lines, args.scaling_lines, Path(args.workdir).resolve(),
                          Path(args.output), args.rounds)
 

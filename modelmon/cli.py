@@ -59,7 +59,7 @@ def _simulate(args: argparse.Namespace) -> int:
         raise ValueError("give --sink (kafka://host:9092/topic or a spool directory) or --spool")
     sent = simulate_into(target, args.events, endpoints=args.endpoints, features=args.features, seed=args.seed,
                          error_rate=args.error_rate, events_per_second=args.events_per_second, live=args.live,
-                         segment_lines=args.segment_lines)
+                         segment_lines=args.segment_lines, categorical=args.categorical)
     print(f"sent {sent} lines to {target}")
     return 0
 
@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="event times from now, sent at --events-per-second of wall-clock time")
     simulate.add_argument("--endpoints", type=int, default=3)
     simulate.add_argument("--features", type=int, default=4)
+    simulate.add_argument("--categorical", type=int, default=0,
+                          help="how many of the features (the last ones) are categories, as strings (default 0)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--error-rate", type=float, default=0.02)
     simulate.add_argument("--events-per-second", type=float, default=50.0,

@@ -18,7 +18,10 @@ from modelmon.tracker import format_when, open_sink
 from modelmon.udfs.contract import EndpointCache
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-FEATURE_MEAN, FEATURE_STD = 5.0, 1.0  # every simulated feature, before any shift
+FEATURE_MEAN, FEATURE_STD = 5.0, 1.0  # every simulated numeric feature, before any shift
+# Categorical features (the last ``categorical`` of a row) take these values with these shares.
+CATEGORIES = np.array([f"c{k}" for k in range(8)], dtype=object)
+CATEGORY_SHARES = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.08, 0.05, 0.02])
 _CLASSES = ["RandomForestClassifier", "LogisticRegression", "AdaBoostClassifier"]
 
 
@@ -50,9 +53,12 @@ class TrafficGenerator:
 
     def __init__(self, endpoints: list[SimulatedEndpoint], features: int = 4, seed: int = 0,
                  error_rate: float = 0.02, batch_rate: float = 0.05, events_per_second: float = 50.0,
-                 start: datetime | None = None):
+                 start: datetime | None = None, categorical: int = 0):
+        if not 0 <= categorical <= features:
+            raise ValueError(f"--categorical {categorical} must be between 0 and --features {features}")
         self.endpoints = endpoints
         self.features = features
+        self.categorical = categorical
         self.rng = np.random.default_rng(seed)
         self.error_rate = error_rate
         self.batch_rate = batch_rate
@@ -65,6 +71,10 @@ class TrafficGenerator:
         rows = int(rng.integers(1, 5))
         mean = FEATURE_MEAN + self.shift.get(endpoint.model, 0.0)
         inputs = np.round(rng.normal(mean, FEATURE_STD, (rows, self.features)), 3)
+        if self.categorical:
+            inputs = inputs.astype(object)
+            inputs[:, self.features - self.categorical:] = rng.choice(CATEGORIES, (rows, self.categorical),
+                                                                      p=CATEGORY_SHARES)
         # a small jitter keeps events slightly out of order, well inside the allowed lateness
         when = self.clock + timedelta(milliseconds=float(rng.uniform(-500, 0)))
         self.clock += self.step
@@ -98,7 +108,7 @@ class TrafficGenerator:
 
 def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
                   error_rate: float = 0.02, events_per_second: float = 50.0, live: bool = False,
-                  segment_lines: int = 10_000, start: datetime | None = None) -> int:
+                  segment_lines: int = 10_000, start: datetime | None = None, categorical: int = 0) -> int:
     """Send ``events`` lines to a Kafka topic or spool through the tracker's sinks.
 
     Event times advance at ``events_per_second`` from ``start`` (default: an hour ago).
@@ -110,7 +120,7 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
 
     generator = TrafficGenerator(default_endpoints(endpoints), features, seed, error_rate,
                                  events_per_second=events_per_second,
-                                 start=datetime.now(timezone.utc) if live else start)
+                                 start=datetime.now(timezone.utc) if live else start, categorical=categorical)
     sink = open_sink(target, segment_lines)
     endpoints = EndpointCache()  # a message's key is its endpoint id, as the tracker's
     sent, flushed = 0, time.monotonic()
@@ -132,17 +142,20 @@ def simulate_into(target: str, events: int, endpoints: int = 3, features: int = 
     return sent
 
 
-def training_set(features: list[str], rows: int, seed: int) -> pd.DataFrame:
-    """A training set from the distribution the generator draws unshifted features from."""
+def training_set(features: list[str], rows: int, seed: int, categorical: int = 0) -> pd.DataFrame:
+    """A training set from the distribution the generator draws unshifted features from (the
+    last ``categorical`` of them strings)."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(np.round(rng.normal(FEATURE_MEAN, FEATURE_STD, (rows, len(features))), 3), columns=features)
+    for name in features[len(features) - categorical:] if categorical else ():
+        frame[name] = rng.choice(CATEGORIES, rows, p=CATEGORY_SHARES)
     return frame.assign(label=rng.integers(0, 3, rows))
 
 
 def simulate(spool: Path, events: int, endpoints: int = 3, features: int = 4, seed: int = 0,
              error_rate: float = 0.02, events_per_second: float = 50.0, segment_lines: int = 10_000,
-             start: datetime | None = None) -> int:
+             start: datetime | None = None, categorical: int = 0) -> int:
     """Write ``events`` lines of traffic into ``spool``; returns the number of segments."""
     simulate_into(str(spool), events, endpoints, features, seed, error_rate, events_per_second,
-                  segment_lines=segment_lines, start=start)
+                  segment_lines=segment_lines, start=start, categorical=categorical)
     return -(-events // segment_lines)

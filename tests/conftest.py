@@ -19,6 +19,7 @@ import pytest
 from modelmon.api import create_app
 from modelmon.simulator import simulate
 from modelmon.tracker import write_segment
+from tests.support.categorical_traffic import run_categorical_job
 from tests.support.drift_traffic import run_drift_job
 from tests.support.traffic import TRAFFIC_ENDPOINTS, TRAFFIC_EVENTS, JobRun, hand_made_lines, run_bounded
 
@@ -82,3 +83,16 @@ def app(traffic_run):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def categorical_run(tmp_path_factory) -> dict:
+    """Numeric and categorical features, the category mix shifting halfway for one endpoint."""
+    return run_categorical_job(tmp_path_factory.mktemp("categorical"))
+
+
+@pytest.fixture
+def categorical_store(categorical_run):
+    client = clickhouse_connect.get_client(dsn=categorical_run["config"].store)
+    yield client
+    client.close()

@@ -6,70 +6,22 @@ unseen values in it. Every stored count is checked against a plain-Python count 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timezone
 
-import clickhouse_connect
 import numpy as np
 import pytest
 from scipy import stats
 
-from modelmon import alert_rules, store
+from modelmon import alert_rules
 from modelmon.api import create_app
-from modelmon.cli import main as cli_main
-from modelmon.config import Config
-from modelmon.pipelines.monitoring_job import run_monitoring_job
-from modelmon.udfs.alerts import make_rule
 from modelmon.udfs.contract import endpoint_id
-from tests.support.categorical_traffic import (FEATURES, KINDS, MAX_CATEGORIES, MODELS, RANGE_MS, WINDOW_MS,
-                                               expected_windows, traffic, training_categories, training_set,
-                                               write_spool)
+from tests.support.categorical_traffic import (FEATURES, KINDS, MODELS, QUALITY_RULES, RANGE_MS, SHIFTED, WINDOW_MS,
+                                               training_set)
 from tests.support.expected import scipy_measures
 
-# The last drift status of each feature whose mix shifts for the "shifting" endpoint (a boolean
-# from 30 % to 95 % true measures about 0.59: no two-bin shift reaches 0.7); the others' is NO_DRIFT.
-SHIFTED = {"colour": "DRIFT_DETECTED", "member": "POSSIBLE_DRIFT"}
-# Data-quality rules on every endpoint, near the median of the traffic's per-window rates, so
-# that each opens and closes many times.
-QUALITY_RULES = {"invalid_rate_above": 0.02, "missing_rate_above": 0.015, "out_of_range_rate_above": 0.01}
 
-
-def ms(moment: datetime) -> int:
+def ms(moment) -> int:
     return round(moment.timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def categorical_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("categorical")
-    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    lines = traffic(start, start + timedelta(hours=1), hours=2)
-    spool = write_spool(root, lines)
-    dsn = f"chdb://{root / 'store'}"
-    store.open_store(dsn).close()
-    frame = training_set()
-    frame.to_parquet(root / "training.parquet")
-    references = {}
-    for model in MODELS:
-        assert cli_main(["reference", "register", "--store", dsn, "--project", "shop", "--function-uri", "serving:v1",
-                         "--model", model, "--training-set", str(root / "training.parquet"), "--label-column", "label",
-                         "--categorical", "plan", "--max-categories", str(MAX_CATEGORIES)]) == 0
-        edges = {name: np.histogram_bin_edges(frame[name], bins=20) for name, kind in KINDS.items() if kind == "numeric"}
-        categories = {name: training_categories(frame, name) for name, kind in KINDS.items() if kind != "numeric"}
-        references[endpoint_id("shop", "serving", "v1", "", model, "")] = {
-            "model": model, "edges": edges, "categories": {n: c for n, (c, _) in categories.items()},
-            "counts": {n: counts for n, (_, counts) in categories.items()}}
-    client = store.connect(dsn)
-    try:
-        for kind, threshold in QUALITY_RULES.items():
-            alert_rules.save_rule(client, make_rule({"project": "shop", "name": kind, "kind": kind,
-                                                     "threshold": threshold, "cooldown_seconds": 0}))
-    finally:
-        client.close()
-    config = Config(store=dsn, source=str(spool))
-    run_monitoring_job(config, bounded=True)
-    client = clickhouse_connect.get_client(dsn=dsn)
-    yield {"client": client, "config": config, "references": references,
-           "expected": expected_windows(lines, references), "shift_ms": ms(start + timedelta(hours=1))}
-    client.close()
 
 
 def rows(client, sql: str) -> list[dict]:
@@ -77,8 +29,8 @@ def rows(client, sql: str) -> list[dict]:
     return [dict(zip(result.column_names, row)) for row in result.result_rows]
 
 
-def test_the_reference_keeps_each_categorical_feature_s_categories_and_counts(categorical_run):
-    stored = rows(categorical_run["client"], "SELECT * FROM reference_features ORDER BY endpoint_id, feature_index")
+def test_the_reference_keeps_each_categorical_feature_s_categories_and_counts(categorical_run, categorical_store):
+    stored = rows(categorical_store, "SELECT * FROM reference_features ORDER BY endpoint_id, feature_index")
     for row in stored:
         reference = categorical_run["references"][row["endpoint_id"]]
         name = row["feature_name"]
@@ -93,9 +45,9 @@ def test_the_reference_keeps_each_categorical_feature_s_categories_and_counts(ca
     assert sorted(plan["categories"]) == ["1", "2", "3", "7"] and sorted(member["categories"]) == ["false", "true"]
 
 
-def test_every_histogram_window_counts_categories_and_data_quality_exactly(categorical_run):
+def test_every_histogram_window_counts_categories_and_data_quality_exactly(categorical_run, categorical_store):
     expected = categorical_run["expected"]
-    stored = rows(categorical_run["client"], "SELECT * FROM feature_histograms FINAL")
+    stored = rows(categorical_store, "SELECT * FROM feature_histograms FINAL")
     assert {(r["endpoint_id"], r["feature_index"], ms(r["window_start"])) for r in stored} == set(expected)
     totals = dict.fromkeys(("missing", "mismatched", "nonfinite", "out_of_range", "unseen"), 0)
     for row in stored:
@@ -129,9 +81,9 @@ def _live(expected, endpoint: str, j: int, end: int) -> np.ndarray:
     return np.sum(windows, axis=0) if windows else None
 
 
-def test_every_drift_measure_of_every_feature_matches_scipy(categorical_run):
+def test_every_drift_measure_of_every_feature_matches_scipy(categorical_run, categorical_store):
     expected, references = categorical_run["expected"], categorical_run["references"]
-    measured = rows(categorical_run["client"], "SELECT * FROM drift_measures FINAL")
+    measured = rows(categorical_store, "SELECT * FROM drift_measures FINAL")
     assert len(measured) > 100
     for row in measured:
         name = row["feature_name"]
@@ -154,8 +106,8 @@ def test_every_drift_measure_of_every_feature_matches_scipy(categorical_run):
             assert ("chi2_pvalue" in row["exceeded"]) == (row["chi2_pvalue"] <= 0.05)
 
 
-def test_the_shifted_categorical_features_drift_and_the_others_do_not(categorical_run):
-    last = rows(categorical_run["client"], """
+def test_the_shifted_categorical_features_drift_and_the_others_do_not(categorical_run, categorical_store):
+    last = rows(categorical_store, """
         SELECT endpoint_id, feature_name, argMax(drift_status, window_end) AS status,
                argMax(chi2_pvalue, window_end) AS pvalue
         FROM drift_measures FINAL GROUP BY endpoint_id, feature_name""")
@@ -168,7 +120,7 @@ def test_the_shifted_categorical_features_drift_and_the_others_do_not(categorica
     assert len(last) == len(MODELS) * len(FEATURES)
 
 
-def test_the_feature_route_sums_data_quality_counts_and_names_the_bins(categorical_run):
+def test_the_feature_route_sums_data_quality_counts_and_names_the_bins(categorical_run, categorical_store):
     app = create_app({"MODELMON": categorical_run["config"], "TESTING": True})
     expected = categorical_run["expected"]
     shifting = endpoint_id("shop", "serving", "v1", "", "shifting", "")
@@ -196,7 +148,7 @@ def _quality_rate(kind: str, cell, numeric: bool) -> float:
 
 
 @pytest.mark.parametrize("kind", sorted(QUALITY_RULES))
-def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(categorical_run, kind):
+def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(categorical_run, categorical_store, kind):
     """Expected from the independent counts: per endpoint and base window, the largest rate
     among the features; an activation opens at each window end above the threshold after one
     that was not, and closes at the next that is not (cooldown 0)."""
@@ -219,5 +171,5 @@ def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(
             expected.append((endpoint, opened, None))
     found = sorted((a["endpoint_id"], ms(a["opened_at"].replace(tzinfo=timezone.utc)),
                     None if a["closed_at"] is None else ms(a["closed_at"].replace(tzinfo=timezone.utc)))
-                   for a in alert_rules.list_activations(categorical_run["client"], "shop") if a["rule"] == kind)
+                   for a in alert_rules.list_activations(categorical_store, "shop") if a["rule"] == kind)
     assert len(expected) >= 4 and found == sorted(expected, key=lambda t: (t[0], t[1], t[2] or 0))
