@@ -61,6 +61,23 @@ def fleet_markdown(results: dict) -> list[str]:
           f"{f['real_time_factor']} | {f['peak_rss_mb']:,} |" for f in results["fleets"]), ""]
 
 
+def categorical_markdown(found: dict) -> list[str]:
+    """The categorical comparison's section (``make bench CATEGORICAL=1``, or a whole ``make bench``)."""
+    numeric, mixed = found["numeric"], found["categorical"]
+    return [
+        "## Categorical features", "",
+        f"{found['date']}: the main case's traffic ({numeric['lines']:,} lines, {numeric['endpoints']} endpoints, 20 "
+        f"features with references) all numeric, and with {mixed['categorical']} of its 20 features categorical "
+        "(strings of 8 categories); the two jobs in turns, "
+        f"{numeric['rounds']} rounds, medians shown. Totals checked: {numeric['totals']} / {mixed['totals']}.", "",
+        "| case | features | endpoints | events/s excl. start-up | rounds | incl. | wall | start-up | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
+        _row("all numeric", numeric), _row(f"{mixed['categorical']} categorical", mixed), "",
+        f"Categorical / numeric events/s: **{found['ratio']}**. Parse stage alone (as above): "
+        f"{numeric['parse_stage']['events_per_s']:,} events/s all numeric, "
+        f"{mixed['parse_stage']['events_per_s']:,} with categories.", ""]
+
+
 def benchmark_markdown(results: dict, proxy: list[dict] | None = None, fleet: dict | None = None) -> str:
     """The page for one bench's results (and the proxy's and fleet benches', when there are some)."""
     machine = results["machine"]
@@ -96,7 +113,9 @@ def benchmark_markdown(results: dict, proxy: list[dict] | None = None, fleet: di
         "Events/s excluding start-up is events / (wall - start-up), start-up being the same command's wall time",
         "on 100 lines; `--` where a run is less than 2 s longer than its start-up, which is within start-ups' own",
         "spread. Peak RSS is the whole process tree's (client, Flink JVM, Python workers).", ""]
-    return "\n".join(lines + (fleet_markdown(fleet) if fleet else []) + (proxy_markdown(proxy) if proxy else []))
+    categorical = categorical_markdown(results["categorical"]) if "categorical" in results else []
+    return "\n".join(lines + categorical + (fleet_markdown(fleet) if fleet else [])
+                     + (proxy_markdown(proxy) if proxy else []))
 
 
 def current_page() -> str:

@@ -6,7 +6,7 @@ unseen values in it. Every stored count is checked against a plain-Python count 
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -17,6 +17,7 @@ from modelmon.api import create_app
 from modelmon.udfs.contract import endpoint_id
 from tests.support.categorical_traffic import (FEATURES, KINDS, MODELS, QUALITY_RULES, RANGE_MS, SHIFTED, WINDOW_MS,
                                                training_set)
+from tests.job.test_dashboards import expand, panels
 from tests.support.expected import scipy_measures
 
 
@@ -173,3 +174,33 @@ def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(
                     None if a["closed_at"] is None else ms(a["closed_at"].replace(tzinfo=timezone.utc)))
                    for a in alert_rules.list_activations(categorical_store, "shop") if a["rule"] == kind)
     assert len(expected) >= 4 and found == sorted(expected, key=lambda t: (t[0], t[1], t[2] or 0))
+
+
+def test_the_details_dashboard_s_data_quality_and_category_panels_give_the_independent_shares(categorical_run,
+                                                                                            categorical_store):
+    expected = categorical_run["expected"]
+    shifting = endpoint_id("shop", "serving", "v1", "", "shifting", "")
+    starts = sorted({start for (e, _, start) in expected if e == shifting})
+    span = [datetime.fromtimestamp(t / 1000, timezone.utc) for t in (starts[0], starts[-1])]
+    drawn = {panel["title"]: rows(categorical_store, expand(panel["targets"][0]["rawSql"], *span, "shop", shifting))
+             for dashboard, panel in panels() if dashboard == "details" and panel["id"] in (13, 14)}
+    quality, shares = drawn.values()
+    assert [row["feature"] for row in quality] == FEATURES
+    for j, row in enumerate(quality):
+        cells = [cell for (e, f, _), cell in expected.items() if e == shifting and f == j]
+        values = sum(c.count + c.invalid for c in cells)
+        assert row["values_count"] == values
+        assert row["missing_rate"] == pytest.approx(sum(c.missing for c in cells) / values, rel=1e-12)
+        assert row["type_mismatch_rate"] == pytest.approx(sum(c.mismatched for c in cells) / values, rel=1e-12)
+        assert row["nonfinite_rate"] == pytest.approx(sum(c.nonfinite for c in cells) / values, rel=1e-12)
+    want = []
+    for j, name in enumerate(FEATURES):
+        if KINDS[name] == "numeric":
+            continue
+        reference = categorical_run["references"][shifting]
+        actual = np.sum([cell.bins for (e, f, _), cell in expected.items() if e == shifting and f == j], axis=0)
+        counts = np.array(reference["counts"][name])
+        labels = [*reference["categories"][name], "__other__", "__missing__"]
+        want += [(f"{name}: {label}", pytest.approx(counts[k] / counts.sum(), rel=1e-12),
+                  pytest.approx(actual[k] / actual.sum(), rel=1e-12)) for k, label in enumerate(labels)]
+    assert [(r["category"], r["expected_share"], r["actual_share"]) for r in shares] == want
