@@ -62,7 +62,7 @@ demo: $(STAMP) java connector
 
 # The whole suite, its layers in order: unit, job, system (tests/conftest.py).
 test: $(STAMP) java connector kafka-broker chromium
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --durations=15
 
 # The fast layer alone: no Flink job, no browser.
 test-unit: $(STAMP) java

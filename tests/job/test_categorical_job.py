@@ -17,7 +17,7 @@ from modelmon.api import create_app
 from modelmon.udfs.contract import endpoint_id
 from tests.support.categorical_traffic import (FEATURES, KINDS, MODELS, QUALITY_RULES, RANGE_MS, SHIFTED, WINDOW_MS,
                                                training_set)
-from tests.job.test_dashboards import expand, panels
+from tests.support.dashboards import expand, panels
 from tests.support.expected import scipy_measures
 
 

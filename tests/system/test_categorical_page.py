@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from modelmon.api import create_app
 from modelmon.udfs.contract import endpoint_id
 from tests.support.categorical_traffic import FEATURES, KINDS, WINDOW_MS
-from tests.system.test_status_page import api, chromium
+from tests.support.browser import api, chromium
 
 SHIFTING = endpoint_id("shop", "serving", "v1", "", "shifting", "")
 QUALITY = (("missing_count", "missing"), ("type_mismatch_count", "mismatched"), ("nonfinite_count", "not finite"),

@@ -3,17 +3,12 @@ every chart is compared with the REST answer it links, point by point."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
-from urllib.request import urlopen
 
 import pytest
 from werkzeug.serving import make_server
@@ -21,6 +16,7 @@ from werkzeug.serving import make_server
 from modelmon import store
 from modelmon.api import create_app, queries
 from modelmon.udfs.contract import endpoint_id
+from tests.support.browser import api, chromium
 
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
 STABLE = endpoint_id("drift", "serving", "v1", "", "stable", "")
@@ -34,15 +30,6 @@ def status_url(drift_run):
     thread.start()
     yield f"http://127.0.0.1:{server.port}"
     server.shutdown()
-
-
-def chromium(*arguments: str, zone: str = "UTC") -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "headless Chromium is needed: `make test` installs Debian's chromium"
-    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                             *arguments], capture_output=True, text=True, timeout=120, env={**os.environ, "TZ": zone})
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def visible_text(html: str) -> str:
@@ -107,11 +94,6 @@ class Charts(HTMLParser):
             self.series = None
         elif tag == "text":
             self.text_class = None
-
-
-def api(status_url: str, source: str) -> dict:
-    with urlopen(status_url + source, timeout=30) as response:
-        return json.load(response)
 
 
 def page(status_url: str, path: str) -> tuple[str, list[Chart]]:
