@@ -85,8 +85,17 @@ class QueryRange:
 
     def bucket_ms(self) -> int:
         """Bucket width that keeps a series within ``max_points``."""
-        start, end = self.required()
-        return max(1, math.ceil((end - start).total_seconds() * 1000 / self.max_points))
+        return bucket_width_ms(*self.required(), self.max_points)
+
+
+def bucket_width_ms(start: datetime, end: datetime, points: int) -> int:
+    """The bucket width (ms) that keeps a series of [start, end] within ``points``; values in
+    one bucket are averaged.
+
+    >>> bucket_width_ms(datetime(2026, 1, 1), datetime(2026, 1, 1, 1), 60)
+    60000
+    """
+    return max(1, math.ceil((end - start).total_seconds() * 1000 / points))
 
 
 def parse_iso_time(value: Any, name: str, accepted: str = "an ISO 8601 time") -> datetime:

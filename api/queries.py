@@ -217,7 +217,8 @@ def current_reference(client: Client, endpoint_id: str) -> list[dict[str, Any]]:
     """The newest reference's features, in order (empty without one)."""
     return _rows(client, """
         SELECT reference_id, feature_index, feature_name, feature_kind, count, mean, std, min, max, bin_edges,
-               bin_counts, categories, r.possible_threshold AS possible_threshold, r.detected_threshold AS detected_threshold
+               bin_counts, categories, r.possible_threshold AS possible_threshold,
+               r.detected_threshold AS detected_threshold
         FROM reference_features AS f
         INNER JOIN reference_endpoints AS r USING (endpoint_id, reference_id)
         WHERE endpoint_id = {endpoint:String}

@@ -4,7 +4,6 @@ REST request that answers with its points."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -14,7 +13,7 @@ from clickhouse_connect.driver.client import Client
 from werkzeug.exceptions import BadRequest
 
 from modelmon.api import queries
-from modelmon.api.grafana import iso_utc, parse_iso_time
+from modelmon.api.grafana import bucket_width_ms, iso_utc, parse_iso_time
 from modelmon.udfs.drift import DRIFT_STATUSES, MEASURE_NAMES
 
 _RELATIVE = re.compile(r"now(?:-(\d+)([smhd]))?")
@@ -51,14 +50,8 @@ class TimeRange:
     points: int | None = DEFAULT_POINTS
 
     def bucket_ms(self) -> int:
-        """Bucket width that keeps a series within ``points``; values in one bucket are averaged.
-
-        >>> TimeRange(parse_time("0", "s"), parse_time("3600000", "e"), 60).bucket_ms()
-        60000
-        """
-        if self.points is None:
-            return 1
-        return max(1, math.ceil((self.end - self.start).total_seconds() * 1000 / self.points))
+        """Bucket width that keeps a series within ``points`` (1 ms: every value, without)."""
+        return 1 if self.points is None else bucket_width_ms(self.start, self.end, self.points)
 
     def query(self) -> dict[str, str]:
         """The request arguments that ask the REST API for this same range."""

@@ -479,8 +479,8 @@ def run_categorical(main_case: Case, workdir: Path, rounds: int) -> dict:
     print_row("all numeric (in turns)", found["numeric"])
     print_row(f"{CATEGORICAL_FEATURES} of them categorical", found["categorical"])
     print(f"  categorical / numeric events/s: {_shown(found['ratio'])} (medians of {rounds} rounds in turns)")
-    for key, case in (("numeric", main_case), ("categorical", Case(main_case.features, main_case.endpoints,
-                                                                     main_case.lines, categorical=CATEGORICAL_FEATURES))):
+    mixed = Case(main_case.features, main_case.endpoints, main_case.lines, categorical=CATEGORICAL_FEATURES)
+    for key, case in (("numeric", main_case), ("categorical", mixed)):
         stage = found[key]["parse_stage"] = parse_stage(case, workdir)
         print(f"  parse stage alone, {key}: {stage['events_per_s']:,} events/s ({stage['cpu_s']} s of CPU)")
     return found

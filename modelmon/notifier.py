@@ -102,8 +102,8 @@ def send(target_text: str, body: dict[str, Any]) -> None:
             server.send_message(mail)
 
 
-def due(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
-    """Activations not delivered yet whose backoff has passed, oldest first."""
+def undelivered(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
+    """Activations not delivered yet that have attempts left, oldest first."""
     result = client.query(f"""
         SELECT {', '.join(f'a.{c} AS {c}' for c in alert_rules.ACTIVATION_COLUMNS)},
                ifNull(d.deliveries, 0) AS deliveries, d.attempted_at AS attempted_at
@@ -113,9 +113,13 @@ def due(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]
             ON d.activation_id = a.activation_id
         WHERE d.notified_at IS NULL AND ifNull(d.deliveries, 0) < {{attempts:UInt32}}
         ORDER BY a.opened_at, a.activation_id""", parameters={"attempts": max_attempts})
+    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+
+def due(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
+    """Activations not delivered yet whose backoff has passed, oldest first."""
     now = time.time()
-    rows = [dict(zip(result.column_names, row)) for row in result.result_rows]
-    return [row for row in rows if row["attempted_at"] is None or
+    return [row for row in undelivered(client, max_attempts) if row["attempted_at"] is None or
             row["attempted_at"].replace(tzinfo=timezone.utc).timestamp() + backoff_seconds(row["deliveries"]) <= now]
 
 
@@ -207,19 +211,10 @@ class Notifier:
             while True:
                 self.deliver_due()
                 with self.passing:
-                    left = len(due_or_waiting(self._connection(), self.max_attempts))
+                    left = len(undelivered(self._connection(), self.max_attempts))
                 if not left or time.monotonic() >= deadline:
                     return left
                 time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
         finally:
             self.close()
 
-
-def due_or_waiting(client: Client, max_attempts: int = MAX_ATTEMPTS) -> list[str]:
-    """Ids of the activations not delivered yet that have attempts left."""
-    return [row[0] for row in client.query("""
-        SELECT a.activation_id FROM alert_activations AS a FINAL
-        LEFT JOIN (SELECT activation_id, notified_at, toNullable(deliveries) AS deliveries
-                   FROM alert_deliveries FINAL) AS d ON d.activation_id = a.activation_id
-        WHERE d.notified_at IS NULL AND ifNull(d.deliveries, 0) < {attempts:UInt32}""",
-                                           parameters={"attempts": max_attempts}).result_rows]

@@ -12,40 +12,34 @@ from pyflink.common import Types
 from pyflink.datastream.functions import RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from modelmon import alert_rules, store
-from modelmon.pipelines.store_access import StoreAccess
+from clickhouse_connect.driver.client import Client
+
+from modelmon import alert_rules
+from modelmon.pipelines.store_access import RefreshedFromStore, StoreAccess
 from modelmon.udfs.alerts import SILENCE, AlertRule, check_rows, silence_rows, silence_times
 
 log = logging.getLogger(__name__)
 
 
-class RuleCache:
-    """The rules in force, read again every ``refresh_seconds``, so a running job picks up new
-    or changed rules without a restart; while the store is unavailable it keeps the ones it has."""
+class RuleCache(RefreshedFromStore):
+    """The rules in force, read again every ``refresh_seconds``."""
 
     def __init__(self, dsn: str, refresh_seconds: float, rules: tuple[AlertRule, ...]):
-        self.client = store.LazyClient(dsn)
-        self.refresh_seconds = refresh_seconds
+        super().__init__(dsn, refresh_seconds, checked=time.monotonic())
         self.rules = rules
-        self.checked = time.monotonic()
+
+    def reload(self, client: Client) -> None:
+        rules = tuple(alert_rules.list_rules(client))
+        if rules != self.rules:
+            log.info("alert rules: %d in force", len(rules))
+        self.rules = rules
+
+    def held(self) -> str:
+        return f"{len(self.rules)} alert rule(s)"
 
     def current(self) -> tuple[AlertRule, ...]:
-        now = time.monotonic()
-        if now - self.checked >= self.refresh_seconds:
-            self.checked = now
-            try:
-                rules = tuple(alert_rules.list_rules(self.client.get()))
-                if rules != self.rules:
-                    log.info("alert rules: %d in force", len(rules))
-                self.rules = rules
-            except store.UNAVAILABLE as error:
-                log.warning("store unavailable (%s): keeping the %d alert rule(s) read before",
-                            str(error)[:300], len(self.rules))
-                self.client.drop()
+        self.refresh()
         return self.rules
-
-    def close(self) -> None:
-        self.client.close()
 
 
 @dataclass(frozen=True)

@@ -5,48 +5,41 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from dataclasses import dataclass, replace
 
-from modelmon import store
-from modelmon.pipelines.store_access import StoreAccess
+from clickhouse_connect.driver.client import Client
+
+from modelmon.pipelines.store_access import RefreshedFromStore, StoreAccess
 from modelmon.reference import load_references, registrations_seen
 from modelmon.udfs.histograms import Reference
 
 log = logging.getLogger(__name__)
 
 
-class ReferenceCache:
+class ReferenceCache(RefreshedFromStore):
     """The newest references, reloaded when a registration is seen (checked every
-    ``refresh_seconds``), so a running job picks up new references without a restart.
-
-    It starts from the references read at submission (``seen`` as they were then); while the
-    store is unavailable it keeps the ones it has and looks again at the next check.
-    """
+    ``refresh_seconds``). It starts from the references read at submission (``seen`` as they
+    were then)."""
 
     def __init__(self, dsn: str, refresh_seconds: float, newest: dict[str, Reference], seen: tuple | None):
-        self.client = store.LazyClient(dsn)
-        self.refresh_seconds = refresh_seconds
+        super().__init__(dsn, refresh_seconds, checked=-float("inf"))
         self.newest = newest
         self.versions: dict[tuple[str, int], Reference] = {}
         self.seen = seen
-        self.checked = -float("inf")
+
+    def reload(self, client: Client) -> None:
+        seen = registrations_seen(client)
+        if seen != self.seen:
+            self.newest = load_references(client)
+            self.seen = seen
+            log.info("loaded %d reference(s)", len(self.newest))
+
+    def held(self) -> str:
+        return f"{len(self.newest)} reference(s)"
 
     def current(self) -> dict[str, Reference]:
-        now = time.monotonic()
-        if now - self.checked >= self.refresh_seconds:
-            self.checked = now
-            try:
-                seen = registrations_seen(self.client.get())
-                if seen != self.seen:
-                    self.newest = load_references(self.client.get())
-                    self.seen = seen
-                    log.info("loaded %d reference(s)", len(self.newest))
-            except store.UNAVAILABLE as error:
-                log.warning("store unavailable (%s): keeping the %d reference(s) loaded before",
-                            str(error)[:300], len(self.newest))
-                self.client.drop()
+        self.refresh()
         return self.newest
 
     def get(self, endpoint_id: str) -> Reference | None:
@@ -61,9 +54,6 @@ class ReferenceCache:
         if key not in self.versions:
             self.versions[key] = load_references(self.client.get(), endpoint_id, reference_id).get(endpoint_id)
         return self.versions[key]
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class FixedReferences:

@@ -8,10 +8,16 @@ parallelism 1 (:func:`~modelmon.pipelines.monitoring_job.functions_run_here`).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 
+from clickhouse_connect.driver.client import Client
+
 from modelmon import store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,3 +51,36 @@ class StoreAccess:
         """Once the job has ended: close this process's connections its functions left open (one
         would keep the embedded engine bound to the store's path); returns how many there were."""
         return store.close_clients_left_open(self.dsn)
+
+
+class RefreshedFromStore:
+    """What a job's function reads from the store and reads again every ``refresh_seconds``
+    (:meth:`reload`), so a running job picks up changes without a restart; while the store is
+    unavailable it keeps what it has and looks again at the next check."""
+
+    def __init__(self, dsn: str, refresh_seconds: float, checked: float):
+        self.client = store.LazyClient(dsn)
+        self.refresh_seconds = refresh_seconds
+        self.checked = checked  # monotonic time of the last check
+
+    def refresh(self) -> None:
+        """Reload when ``refresh_seconds`` have passed since the last check."""
+        now = time.monotonic()
+        if now - self.checked < self.refresh_seconds:
+            return
+        self.checked = now
+        try:
+            self.reload(self.client.get())
+        except store.UNAVAILABLE as error:
+            log.warning("store unavailable (%s): keeping the %s read before", str(error)[:300], self.held())
+            self.client.drop()
+
+    def reload(self, client: Client) -> None:
+        raise NotImplementedError
+
+    def held(self) -> str:
+        """What it holds, for the log."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.client.close()

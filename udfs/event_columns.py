@@ -22,6 +22,17 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         + np.arange(int(counts.sum()))
 
 
+def _recoded(value_code: np.ndarray, text_codes: np.ndarray) -> np.ndarray:
+    """Value codes whose text indices (>= 0) are replaced by ``text_codes[index]``.
+
+    >>> _recoded(np.array([-1, 0, 1, -2], dtype=np.int32), np.array([5, 3], dtype=np.int32)).tolist()
+    [-1, 5, 3, -2]
+    """
+    if not len(text_codes):
+        return value_code
+    return np.where(value_code >= 0, text_codes[np.maximum(value_code, 0)], value_code).astype(np.int32)
+
+
 @dataclass
 class EventColumns:
     """The events of a batch of lines, one array entry per event, ordered by line and by position
@@ -118,9 +129,9 @@ class EventColumns:
             row_offsets=np.concatenate([[0]] + [p.row_offsets[1:] + row_base[k] for k, p in enumerate(parts)]),
             value_offsets=np.concatenate([[0]] + [p.value_offsets[1:] + value_base[k] for k, p in enumerate(parts)]),
             values=joined("values"),
-            value_code=np.concatenate([np.where(p.value_code >= 0, codes[np.maximum(p.value_code, 0)] if len(codes) else 0,
-                                                p.value_code) for p, codes in zip(parts, text_codes)]).astype(np.int32),
-            value_texts=list(texts), metric_event=np.concatenate([p.metric_event + event_base[k] for k, p in enumerate(parts)]),
+            value_code=np.concatenate([_recoded(p.value_code, codes) for p, codes in zip(parts, text_codes)]),
+            value_texts=list(texts),
+            metric_event=np.concatenate([p.metric_event + event_base[k] for k, p in enumerate(parts)]),
             metric_name=joined("metric_name"), metric_value=joined("metric_value"), endpoints=list(merged))
 
     def in_line_order(self) -> "EventColumns":

@@ -92,11 +92,11 @@ class FeatureReference:
         return [] if self.categories is None else [*self.categories, OTHER_BIN, MISSING_BIN]
 
     @cached_property
-    def category_numbers(self) -> np.ndarray:
+    def category_numbers(self) -> tuple[np.ndarray, np.ndarray]:
         """The categories of category codes as sorted numbers, and the bin of each."""
         numbers = np.array([float(c) for c in self.categories or ()], dtype=np.float64)
         order = np.argsort(numbers, kind="stable")
-        return np.stack([numbers[order], order.astype(np.float64)]) if len(numbers) else np.zeros((2, 0))
+        return numbers[order], order
 
     def category_bins(self, values: np.ndarray, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Each value's live bin, -1 for a value the feature cannot take (a type mismatch, or
@@ -112,9 +112,11 @@ class FeatureReference:
         if self.kind == CATEGORICAL_NUMBER:
             number = np.flatnonzero(codes == VALUE_NUMBER)
             known, bin_of = self.category_numbers
-            at = np.minimum(np.searchsorted(known, values[number]), max(len(known) - 1, 0))
-            found = known[at] == values[number] if len(known) else np.zeros(len(number), bool)
-            bins[number] = np.where(found, bin_of[at] if len(known) else 0, others)
+            if not len(known):
+                bins[number] = others
+                return bins
+            at = np.minimum(np.searchsorted(known, values[number]), len(known) - 1)
+            bins[number] = np.where(known[at] == values[number], bin_of[at], others)
             return bins
         position = {c: k for k, c in enumerate(self.categories)}
         text = codes >= 0
@@ -274,7 +276,8 @@ class FeatureSummary:
     def to_bytes(self) -> bytes:
         """A compact encoding for the job's partial-summary records."""
         head = _HEADER.pack(self.reference_id, self.features, self.bins.shape[1])
-        stats = np.stack([self.count, self.invalid, self.missing, self.mismatched, self.nonfinite]).astype("<i8").tobytes()
+        counts = (self.count, self.invalid, self.missing, self.mismatched, self.nonfinite)
+        stats = np.stack(counts).astype("<i8").tobytes()
         floats = np.stack([self.mean, self.m2, self.minimum, self.maximum]).astype("<f8").tobytes()
         return head + stats + floats + self.bins.astype("<i8").tobytes()
 

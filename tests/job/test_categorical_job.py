@@ -63,7 +63,8 @@ def test_every_histogram_window_counts_categories_and_data_quality_exactly(categ
             assert row["out_of_range_count"] == want.bins[0] + want.bins[-1] and row["unseen_count"] == 0
             assert row["bin_labels"] == []
             numbers = np.array(want.numbers)
-            assert row["mean"] == pytest.approx(numbers.mean(), rel=1e-9) and row["std"] == pytest.approx(numbers.std(), rel=1e-9)
+            assert row["mean"] == pytest.approx(numbers.mean(), rel=1e-9)
+            assert row["std"] == pytest.approx(numbers.std(), rel=1e-9)
             totals["out_of_range"] += row["out_of_range_count"]
         else:
             assert row["unseen_count"] == want.bins[-2] and row["out_of_range_count"] == 0
@@ -149,7 +150,8 @@ def _quality_rate(kind: str, cell, numeric: bool) -> float:
 
 
 @pytest.mark.parametrize("kind", sorted(QUALITY_RULES))
-def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(categorical_run, categorical_store, kind):
+def test_each_data_quality_rule_opens_and_closes_with_the_windows_that_break_it(categorical_run, categorical_store,
+                                                                                kind):
     """Expected from the independent counts: per endpoint and base window, the largest rate
     among the features; an activation opens at each window end above the threshold after one
     that was not, and closes at the next that is not (cooldown 0)."""
