@@ -171,6 +171,11 @@ class Reference:
         return counts
 
     @cached_property
+    def numeric(self) -> list[int]:
+        """The indices of the numeric features (with bin edges)."""
+        return [j for j, f in enumerate(self.features) if f.edges is not None]
+
+    @cached_property
     def categorical(self) -> list[int]:
         """The indices of the categorical features."""
         return [j for j, f in enumerate(self.features) if f.categories is not None]
@@ -322,6 +327,8 @@ def summarize(values: np.ndarray, groups: np.ndarray, group_count: int, referenc
     cells = groups[:, None] * k + np.arange(k)  # (group, feature) of each value
 
     def per_cell(where: np.ndarray) -> np.ndarray:
+        if not where.any():  # all numbers: the common case
+            return np.zeros((group_count, k), dtype=np.int64)
         return np.bincount(cells[where], minlength=size).reshape(group_count, k)
 
     cell = cells[valid]
@@ -343,14 +350,13 @@ def summarize(values: np.ndarray, groups: np.ndarray, group_count: int, referenc
     bins = np.zeros((group_count, k, width), dtype=np.int64)
     if reference is not None:
         columns = np.ascontiguousarray(np.where(valid, values, np.nan).T)
-        numeric = [j for j, f in enumerate(reference.features) if f.edges is not None]
+        numeric = reference.numeric
         for g in range(group_count):
             ordered = np.sort(columns if group_count == 1 else columns[:, groups == g], axis=1)  # NaN last
             for j in numeric:
                 bins[g, j, :reference.features[j].live_bins] = bin_counts(ordered[j, :count[g, j]],
                                                                          reference.features[j].edges)
-        for j in numeric:
-            mismatched[:, j] = rows - count[:, j] - missing[:, j] - nonfinite[:, j]
+        mismatched[:, numeric] = rows[:, None] - count[:, numeric] - missing[:, numeric] - nonfinite[:, numeric]
         for j in reference.categorical:
             feature = reference.features[j]
             live = feature.category_bins(values[:, j], codes[:, j], texts)
