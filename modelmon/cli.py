@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_many.add_argument("--store")
     register_many.add_argument("--config")
     register_many.add_argument("--manifest", required=True,
-                               help="CSV with columns project,function_uri,model,training_set[,label_column]; "
-                                    "a relative training_set is relative to the manifest")
+                               help="CSV with columns project,function_uri,model,training_set[,label_column]"
+                                    "[,categorical]; a relative training_set is relative to the manifest")
     register_many.set_defaults(handler=_register_many)
     for command in (register, register_many):
         command.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"histogram bins (default {DEFAULT_BINS})")

@@ -192,19 +192,21 @@ class Registration:
     where: str = ""
 
 
-MANIFEST_COLUMNS = ("project", "function_uri", "model", "training_set")  # then optionally label_column
+MANIFEST_COLUMNS = ("project", "function_uri", "model", "training_set")  # then optionally label_column, categorical
+OPTIONAL_MANIFEST_COLUMNS = ("label_column", "categorical")  # categorical: "a,b" (quoted), as --categorical
 
 
 def read_manifest(path: str | Path) -> list[Registration]:
     """A fleet's registrations from a CSV manifest with the columns :data:`MANIFEST_COLUMNS`
-    and optionally ``label_column``; a relative ``training_set`` is relative to the manifest."""
+    and optionally :data:`OPTIONAL_MANIFEST_COLUMNS`; a relative ``training_set`` is relative to
+    the manifest."""
     path = Path(path)
     table = pyarrow.csv.read_csv(path, convert_options=pyarrow.csv.ConvertOptions(
-        column_types={name: pa.string() for name in (*MANIFEST_COLUMNS, "label_column")}))
+        column_types={name: pa.string() for name in (*MANIFEST_COLUMNS, *OPTIONAL_MANIFEST_COLUMNS)}))
     missing = [name for name in MANIFEST_COLUMNS if name not in table.column_names]
     if missing:
         raise ValueError(f"manifest {path} has no column(s) {missing}; it needs {list(MANIFEST_COLUMNS)} "
-                         f"and optionally label_column")
+                         f"and optionally {', '.join(OPTIONAL_MANIFEST_COLUMNS)}")
     rows = table.to_pylist()
     registrations = []
     for line, row in enumerate(rows, start=2):
@@ -214,7 +216,10 @@ def read_manifest(path: str | Path) -> list[Registration]:
         training_set = Path(row["training_set"])
         registrations.append(Registration(row["project"], row["function_uri"], row["model"],
                                           str(training_set if training_set.is_absolute() else path.parent / training_set),
-                                          row.get("label_column") or None, where=f"manifest {path} line {line}"))
+                                          row.get("label_column") or None,
+                                          categorical=tuple(n.strip() for n in (row.get("categorical") or "").split(",")
+                                                            if n.strip()),
+                                          where=f"manifest {path} line {line}"))
     return registrations
 
 

@@ -94,3 +94,26 @@ def test_a_manifest_without_a_needed_column_is_refused(tmp_path, capsys, header)
     assert main(["reference", "register-many", "--store", f"chdb://{tmp_path / 'store'}",
                  "--manifest", str(tmp_path / "fleet.csv")]) == 2
     assert "has no column(s)" in capsys.readouterr().err
+
+
+def test_a_manifest_s_categorical_column_makes_integer_codes_categories(tmp_path):
+    rng = np.random.default_rng(5)
+    pd.DataFrame({"plan": rng.choice([1, 2, 7], 300), "colour": rng.choice(["red", "blue"], 300),
+                  "amount": rng.normal(0, 1, 300)}).to_parquet(tmp_path / "t.parquet")
+    write_manifest(tmp_path / "fleet.csv", [
+        {"project": "p", "function_uri": "f:latest", "model": "coded", "training_set": "t.parquet",
+         "label_column": "", "categorical": "plan, colour"},
+        {"project": "p", "function_uri": "f:latest", "model": "plain", "training_set": "t.parquet",
+         "label_column": "", "categorical": ""}])
+    dsn = f"chdb://{tmp_path / 'store'}"
+    assert main(["reference", "register-many", "--store", dsn, "--manifest", str(tmp_path / "fleet.csv")]) == 0
+    client = clickhouse_connect.get_client(dsn=dsn)
+    try:
+        kinds = client.query("SELECT e.model, f.feature_name, f.feature_kind FROM reference_features AS f "
+                             "INNER JOIN reference_endpoints AS e USING (endpoint_id, reference_id) "
+                             "ORDER BY e.model, f.feature_index").result_rows
+    finally:
+        client.close()
+    assert kinds == [("coded", "plan", "categorical_number"), ("coded", "colour", "categorical"),
+                     ("coded", "amount", "numeric"), ("plain", "plan", "numeric"), ("plain", "colour", "categorical"),
+                     ("plain", "amount", "numeric")]

@@ -23,8 +23,9 @@ import java.util.zip.CRC32;
  *
  * <p>Only lines of one shape are taken: valid UTF-8, one object, the MLRun fields with the types
  * MLRun writes ({@code when} in MLRun's own format, {@code request.inputs} a non-empty list of
- * lists of finite numbers, strings, booleans and nulls, string labels, numeric metrics, no key read twice; a batch's {@code headers}
- * before its {@code values}), and every event valid by the contract's limits ({@link Contract},
+ * lists of finite numbers, strings, booleans and nulls, string labels, numeric metrics, no key
+ * read twice; a batch's {@code headers} before its {@code values}), and every event valid by the
+ * contract's limits ({@link Contract},
  * generated from {@code modelmon/udfs/contract.py}): a time the store keeps, a success's latency
  * a non-negative number below 2^53 and as many outputs as input rows. A batch is taken whole or
  * not at all. Every other line is left out, and the exact Python parser reads it. Python checks
