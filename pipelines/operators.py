@@ -342,9 +342,10 @@ class FeatureWindows(KeyedProcessFunction):
         rows = WindowRows()
         for end, (measures, status) in zip(passed, drifts):
             closed = windows.get(end - self.window_ms)
-            histograms = histogram_rows(project, endpoint_id, end - self.window_ms, self.window_ms, closed,
-                                        lambda reference_id: self.references.version(endpoint_id, reference_id)) \
-                if closed else []
+            histograms = []
+            if closed:
+                histograms = histogram_rows(project, endpoint_id, end - self.window_ms, self.window_ms, closed,
+                                            lambda reference_id: self.references.version(endpoint_id, reference_id))
             yield from rows.add("drift_measures", measures)
             yield from rows.add("drift_status", [status])
             yield from rows.add("feature_histograms", histograms)

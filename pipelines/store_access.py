@@ -3,7 +3,8 @@
 A server store may be opened by every process. An embedded (chdb) store is locked by the one
 process that opens it, so the job's parts that open it must all run in one process: the one
 that built the job, where PyFlink's loopback mode runs the Python functions of a local run at
-parallelism 1 (:func:`~modelmon.pipelines.monitoring_job.functions_run_here`).
+parallelism 1 (:func:`~modelmon.pipelines.monitoring_job.functions_run_here`). Where they may
+open it, what they read from it is read again as the job runs (:class:`RefreshedFromStore`).
 """
 
 from __future__ import annotations
