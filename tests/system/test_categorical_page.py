@@ -6,17 +6,14 @@ the REST feature analysis of the same range says."""
 from __future__ import annotations
 
 import re
-import threading
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
-from werkzeug.serving import make_server
 
-from modelmon.api import create_app
 from modelmon.udfs.contract import endpoint_id
 from tests.support.categorical_traffic import FEATURES, KINDS, WINDOW_MS
-from tests.support.browser import api, chromium
+from tests.support.browser import api, chromium, proxy_serving
 
 SHIFTING = endpoint_id("shop", "serving", "v1", "", "shifting", "")
 QUALITY = (("missing_count", "missing"), ("type_mismatch_count", "mismatched"), ("nonfinite_count", "not finite"),
@@ -25,11 +22,8 @@ QUALITY = (("missing_count", "missing"), ("type_mismatch_count", "mismatched"), 
 
 @pytest.fixture(scope="module")
 def page_url(categorical_run):
-    server = make_server("127.0.0.1", 0, create_app({"MODELMON": categorical_run["config"]}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
+    with proxy_serving(categorical_run["config"]) as url:
+        yield url
 
 
 class Histograms(HTMLParser):

@@ -4,19 +4,17 @@ every chart is compared with the REST answer it links, point by point."""
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from modelmon import store
-from modelmon.api import create_app, queries
+from modelmon.api import queries
 from modelmon.udfs.contract import endpoint_id
-from tests.support.browser import api, chromium
+from tests.support.browser import api, chromium, proxy_serving
 
 FULLY = endpoint_id("drift", "serving", "v1", "", "fully", "")
 STABLE = endpoint_id("drift", "serving", "v1", "", "stable", "")
@@ -25,11 +23,8 @@ DRIFT_COLOURS = {"NO_DRIFT": "#2e7d32", "DRIFT_DETECTED": "#c62828"}
 
 @pytest.fixture(scope="module")
 def status_url(drift_run):
-    server = make_server("127.0.0.1", 0, create_app({"MODELMON": drift_run["config"]}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
+    with proxy_serving(drift_run["config"]) as url:
+        yield url
 
 
 def visible_text(html: str) -> str:
