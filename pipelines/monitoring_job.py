@@ -353,8 +353,7 @@ def run_monitoring_job(config: Config, bounded: bool, stop: threading.Event | No
     # detached submission, and for an embedded store whose writer runs in another process (a
     # cluster's TaskManager): that process alone may open it.
     notifier, delivering = Notifier(config.store), threading.Event()
-    delivers_here = (t_env.get_config().get("execution.attached", "true") != "false"
-                     and (not access.embedded or access.functions_here))
+    delivers_here = t_env.get_config().get("execution.attached", "true") != "false" and access.builder_may_open()
     delivery = threading.Thread(target=notifier.run, args=(delivering,), name="alert-notifier", daemon=True)
     try:
         savepoint = _run(t_env, config, bounded, references, alert_rules, stop, submitted,

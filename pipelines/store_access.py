@@ -43,10 +43,16 @@ class StoreAccess:
         """The store writer's parallelism: one writer for an embedded store, else the job's."""
         return 1 if self.embedded else None
 
+    def builder_may_open(self) -> bool:
+        """Whether the process that built the job may open the store while the job runs: always
+        a server store; an embedded one only when the job's functions (its writer among them)
+        run in that process, which then is the one that may open it."""
+        return not self.embedded or self.functions_here
+
     def direct_insert_rows(self, configured: int) -> int:
         """``sample_insert_rows`` for the parse functions: 0 (every sampled row goes to the writer)
         where they run outside the one process that may open an embedded store."""
-        return configured if not self.embedded or self.functions_here else 0
+        return configured if self.builder_may_open() else 0
 
     def close_after_job(self) -> int:
         """Once the job has ended: close this process's connections its functions left open (one
